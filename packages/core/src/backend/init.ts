@@ -1,0 +1,136 @@
+// initBackend: pick and start a TensorFlow.js backend in Node or in the browser.
+//
+// Backends are optional peer dependencies: this module imports a backend package only when asked
+// for it, by name, so library code never pulls a backend into a bundle. In a browser bundle, import
+// the backend package yourself (e.g. `import '@tensorflow/tfjs-backend-webgpu'`); initBackend then
+// finds it already registered.
+import * as tf from '@tensorflow/tfjs-core';
+import { BackendUnavailableError } from '../errors.js';
+
+export type BackendName = 'auto' | 'webgpu' | 'wasm' | 'cpu' | 'webgl' | 'tensorflow' | (string & {});
+
+export interface BackendInfo {
+  /** The tfjs backend name now active (`tf.getBackend()`). */
+  backend: string;
+  /** Human-readable description of the device (WebGPU adapter, wasm features, ...). */
+  adapter?: string;
+  /** Capabilities: WebGPU features, wasm SIMD/threads, ... */
+  features: string[];
+  /** For `auto`: every backend tried, in order, with why it was not taken. */
+  tried: Array<{ backend: string; error?: string }>;
+}
+
+export interface InitBackendOptions {
+  /** WebGPU in Node: options passed to the `webgpu` package's `create()` (Dawn toggles). */
+  dawnOptions?: string[];
+  /** wasm: number of threads (where the threaded build can start). */
+  wasmThreads?: number;
+  /** wasm: where the .wasm files live (folder or URL ending in '/'). Defaults to node_modules in Node. */
+  wasmPaths?: string;
+}
+
+/** The order `auto` tries, fastest first. tfjs-node ('tensorflow') is taken only where installed. */
+export const AUTO_ORDER: readonly string[] = ['tensorflow', 'webgpu', 'wasm', 'webgl', 'cpu'];
+
+const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+
+const PACKAGE_OF: Record<string, string> = {
+  cpu: '@tensorflow/tfjs-backend-cpu',
+  wasm: '@tensorflow/tfjs-backend-wasm',
+  webgpu: '@tensorflow/tfjs-backend-webgpu',
+  webgl: '@tensorflow/tfjs-backend-webgl',
+  tensorflow: '@tensorflow/tfjs-node',
+};
+
+// A variable specifier keeps bundlers from resolving optional packages at build time.
+async function importOptional(specifier: string): Promise<any> {
+  return import(/* @vite-ignore */ specifier);
+}
+
+async function ensureNodeWebGPU(opts: InitBackendOptions): Promise<void> {
+  const g = globalThis as any;
+  if (g.navigator?.gpu) return;
+  if (!isNode) throw new BackendUnavailableError('webgpu', 'this browser has no navigator.gpu (WebGPU is disabled or unsupported)');
+  let dawn: any;
+  try {
+    dawn = await importOptional('webgpu');
+  } catch (e) {
+    throw new BackendUnavailableError('webgpu', "WebGPU in Node needs the optional package 'webgpu' (npm i webgpu)", e);
+  }
+  if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = (await import('node:os')).tmpdir();
+  Object.assign(g, dawn.globals);
+  if (!g.navigator) Object.defineProperty(g, 'navigator', { value: {}, configurable: true, writable: true });
+  Object.defineProperty(g.navigator, 'gpu', { value: dawn.create(opts.dawnOptions ?? []), configurable: true });
+}
+
+async function describeWebGPU(): Promise<{ adapter: string; features: string[] }> {
+  const backend = tf.backend() as any;
+  const adapterInfo = backend.adapterInfo ?? {};
+  const device = backend.device as any;
+  const features = device?.features ? [...device.features].map(String).sort() : [];
+  const adapter = [adapterInfo.vendor, adapterInfo.architecture, adapterInfo.description, adapterInfo.device]
+    .filter((s: unknown) => typeof s === 'string' && s.length > 0)
+    .join(' ');
+  return { adapter: adapter || 'unknown WebGPU adapter', features };
+}
+
+async function startOne(name: string, opts: InitBackendOptions): Promise<BackendInfo> {
+  if (!tf.findBackendFactory(name)) {
+    const pkg = PACKAGE_OF[name];
+    if (!pkg) throw new BackendUnavailableError(name, `no backend named '${name}' is registered; import its package first`);
+    if (name === 'webgpu') await ensureNodeWebGPU(opts);
+    if (name === 'tensorflow' && !isNode) throw new BackendUnavailableError(name, 'tfjs-node runs only in Node');
+    if (name === 'webgl' && isNode) throw new BackendUnavailableError(name, 'WebGL needs a browser (headless GL in Node gives wrong results)');
+    try {
+      const mod = await importOptional(pkg);
+      if (name === 'wasm' && opts.wasmPaths) mod.setWasmPaths?.(opts.wasmPaths);
+      if (name === 'wasm' && opts.wasmThreads) mod.setThreadsCount?.(opts.wasmThreads);
+    } catch (e) {
+      throw new BackendUnavailableError(name, `package ${pkg} is not installed (npm i ${pkg})`, e);
+    }
+  } else if (name === 'webgpu') {
+    await ensureNodeWebGPU(opts);
+  }
+  let ok = false;
+  try {
+    ok = await tf.setBackend(name);
+    await tf.ready();
+  } catch (e) {
+    throw new BackendUnavailableError(name, `backend failed to start: ${(e as Error).message}`, e);
+  }
+  if (!ok || tf.getBackend() !== name) {
+    const why = name === 'webgpu' ? 'no WebGPU adapter (on a CPU-only Linux machine run `node scripts/lavapipe.mjs` for software Vulkan)' : 'its initialisation failed';
+    throw new BackendUnavailableError(name, why);
+  }
+  const info: BackendInfo = { backend: name, features: [], tried: [] };
+  if (name === 'webgpu') Object.assign(info, await describeWebGPU());
+  if (name === 'wasm') {
+    const simd = tf.env().getAsync ? await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT').catch(() => false) : false;
+    const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT').catch(() => false);
+    info.features = [simd ? 'simd' : 'no-simd', threads ? 'threads' : 'single-thread'];
+    info.adapter = 'WebAssembly (XNNPACK)';
+  }
+  if (name === 'cpu') info.adapter = 'JavaScript (tfjs-backend-cpu)';
+  if (name === 'tensorflow') info.adapter = 'libtensorflow (tfjs-node)';
+  return info;
+}
+
+/**
+ * Start a backend and make it the active one.
+ * `auto` tries {@link AUTO_ORDER} and returns the first that starts, listing what it tried.
+ * A named backend that cannot start throws {@link BackendUnavailableError} naming what is missing.
+ */
+export async function initBackend(name: BackendName = 'auto', opts: InitBackendOptions = {}): Promise<BackendInfo> {
+  if (name !== 'auto') return startOne(name, opts);
+  const tried: BackendInfo['tried'] = [];
+  for (const candidate of AUTO_ORDER) {
+    try {
+      const info = await startOne(candidate, opts);
+      info.tried = [...tried, { backend: candidate }];
+      return info;
+    } catch (e) {
+      tried.push({ backend: candidate, error: (e as Error).message });
+    }
+  }
+  throw new BackendUnavailableError('auto', `no backend could start: ${tried.map((t) => `${t.backend} (${t.error})`).join('; ')}`);
+}

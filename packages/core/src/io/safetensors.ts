@@ -1,0 +1,159 @@
+// safetensors: parse (from bytes) and encode. Format: u64 little-endian header length N, N bytes of
+// JSON {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__"?: {str: str}}, then the data.
+// Readers for files (header first, tensors on demand) and URLs (HTTP Range) build on parseHeader.
+import { WeightsFormatError } from '../errors.js';
+import { DTYPE_BYTES, shapeSize, type DType, type TensorInfo, type TensorStore, type TypedArray, dtypeOfArray } from './store.js';
+import { decodeTensorBytes, encodeTensorBytes } from './dtypes.js';
+
+export interface SafetensorsEntry extends TensorInfo {
+  /** Byte range inside the data section (after the header). */
+  begin: number;
+  end: number;
+}
+
+export interface SafetensorsHeader {
+  /** Size of the header JSON in bytes; data starts at 8 + headerSize. */
+  headerSize: number;
+  tensors: Map<string, SafetensorsEntry>;
+  metadata: Record<string, string>;
+}
+
+/** Largest header we accept (the reference implementation's limit is 100 MB). */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+/** Reads the 8-byte length prefix. `fileSize` bounds it when known. */
+export function readHeaderLength(prefix: Uint8Array, source: string, fileSize?: number): number {
+  if (prefix.byteLength < 8) throw new WeightsFormatError(source, `file is ${prefix.byteLength} bytes, too short for a safetensors header`);
+  const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(MAX_HEADER_BYTES)) throw new WeightsFormatError(source, `header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  const len = Number(n);
+  if (fileSize !== undefined && 8 + len > fileSize) {
+    throw new WeightsFormatError(source, `header length ${len} runs past the end of the ${fileSize}-byte file`);
+  }
+  return len;
+}
+
+/**
+ * Validates a header's JSON. `dataSize` (file size - 8 - headerSize) bounds every offset when known.
+ * Checks: known dtypes, integer shapes, byte counts that match dtype x shape, offsets in bounds,
+ * no overlapping tensors.
+ */
+export function parseHeaderJson(jsonBytes: Uint8Array, source: string, dataSize?: number): SafetensorsHeader {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(jsonBytes));
+  } catch (e) {
+    throw new WeightsFormatError(source, `header is not valid UTF-8 JSON (${(e as Error).message})`, e);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new WeightsFormatError(source, 'header JSON is not an object');
+  const tensors = new Map<string, SafetensorsEntry>();
+  let metadata: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new WeightsFormatError(source, '__metadata__ is not an object');
+      metadata = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)]));
+      continue;
+    }
+    const v = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof v !== 'object' || v === null) throw new WeightsFormatError(source, `tensor '${name}': entry is not an object`);
+    if (typeof v.dtype !== 'string' || !(v.dtype in DTYPE_BYTES)) throw new WeightsFormatError(source, `tensor '${name}': unknown dtype ${JSON.stringify(v.dtype)}`);
+    if (!Array.isArray(v.shape) || !v.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new WeightsFormatError(source, `tensor '${name}': shape ${JSON.stringify(v.shape)} is not a list of non-negative integers`);
+    }
+    const off = v.data_offsets;
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isSafeInteger(o) && o >= 0) || off[1] < off[0]) {
+      throw new WeightsFormatError(source, `tensor '${name}': data_offsets ${JSON.stringify(off)} is not [begin, end] with 0 <= begin <= end`);
+    }
+    const dtype = v.dtype as DType;
+    const shape = v.shape as number[];
+    const expected = shapeSize(shape) * DTYPE_BYTES[dtype];
+    if (off[1] - off[0] !== expected) {
+      throw new WeightsFormatError(source, `tensor '${name}': ${dtype}${JSON.stringify(shape)} needs ${expected} bytes but data_offsets span ${off[1] - off[0]}`);
+    }
+    if (dataSize !== undefined && off[1] > dataSize) {
+      throw new WeightsFormatError(source, `tensor '${name}': data_offsets end ${off[1]} is past the ${dataSize}-byte data section`);
+    }
+    tensors.set(name, { dtype, shape, begin: off[0], end: off[1] });
+  }
+  const sorted = [...tensors.entries()].filter(([, e]) => e.end > e.begin).sort((a, b) => a[1].begin - b[1].begin);
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i][1].begin < sorted[i - 1][1].end) {
+      throw new WeightsFormatError(source, `tensors '${sorted[i - 1][0]}' and '${sorted[i][0]}' overlap in the data section`);
+    }
+  }
+  return { headerSize: jsonBytes.byteLength, tensors, metadata };
+}
+
+/** A TensorStore over a whole safetensors file already in memory. */
+export class SafetensorsBytes implements TensorStore {
+  readonly header: SafetensorsHeader;
+  private readonly dataStart: number;
+  constructor(private readonly bytes: Uint8Array, readonly source = 'safetensors bytes') {
+    const n = readHeaderLength(bytes, source, bytes.byteLength);
+    this.dataStart = 8 + n;
+    this.header = parseHeaderJson(bytes.subarray(8, 8 + n), source, bytes.byteLength - 8 - n);
+  }
+  get metadata(): Record<string, string> {
+    return this.header.metadata;
+  }
+  keys(): string[] {
+    return [...this.header.tensors.keys()];
+  }
+  info(key: string): TensorInfo | undefined {
+    const e = this.header.tensors.get(key);
+    return e && { dtype: e.dtype, shape: e.shape.slice() };
+  }
+  async read(key: string): Promise<TypedArray> {
+    return this.readSync(key);
+  }
+  readSync(key: string): TypedArray {
+    const e = this.header.tensors.get(key);
+    if (!e) throw new WeightsFormatError(this.source, `no tensor named '${key}'`);
+    return decodeTensorBytes(this.bytes.subarray(this.dataStart + e.begin, this.dataStart + e.end), e.dtype);
+  }
+}
+
+/** Parse safetensors bytes. */
+export function parseSafetensors(bytes: Uint8Array, source?: string): SafetensorsBytes {
+  return new SafetensorsBytes(bytes, source);
+}
+
+export interface TensorToWrite {
+  dtype?: DType;
+  shape: number[];
+  data: TypedArray;
+}
+
+/**
+ * Encode tensors as safetensors bytes that PyTorch's `safetensors.torch.load_file` reads back.
+ * Keys are written sorted (as the reference writer does); data is 8-byte aligned via header padding.
+ * Float32 data may be written as F16/BF16/F64 by setting `dtype`.
+ */
+export function encodeSafetensors(tensors: Record<string, TensorToWrite> | Map<string, TensorToWrite>, metadata?: Record<string, string>): Uint8Array {
+  const entries = [...(tensors instanceof Map ? tensors.entries() : Object.entries(tensors))].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const header: Record<string, unknown> = {};
+  if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
+  const blobs: Uint8Array[] = [];
+  let offset = 0;
+  for (const [name, t] of entries) {
+    const dtype = t.dtype ?? dtypeOfArray(t.data);
+    const n = shapeSize(t.shape);
+    if (t.data.length !== n) throw new WeightsFormatError('encodeSafetensors', `tensor '${name}': shape ${JSON.stringify(t.shape)} holds ${n} values but data has ${t.data.length}`);
+    const blob = encodeTensorBytes(t.data, dtype);
+    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + blob.byteLength] };
+    blobs.push(blob);
+    offset += blob.byteLength;
+  }
+  let json = new TextEncoder().encode(JSON.stringify(header));
+  const pad = (8 - (json.byteLength % 8)) % 8;
+  if (pad) json = new TextEncoder().encode(JSON.stringify(header) + ' '.repeat(pad));
+  const out = new Uint8Array(8 + json.byteLength + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.byteLength), true);
+  out.set(json, 8);
+  let p = 8 + json.byteLength;
+  for (const b of blobs) {
+    out.set(b, p);
+    p += b.byteLength;
+  }
+  return out;
+}

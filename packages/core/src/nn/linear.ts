@@ -1,0 +1,40 @@
+// Linear: y = x W + b over the last axis. Weight stored [in, out] (PyTorch's [out, in] transposed
+// once at load), so the forward is a plain 2-D matmul: the fast path on every backend.
+import * as tf from '@tensorflow/tfjs-core';
+import { Module } from './module.js';
+import { init as inits } from './init.js';
+
+export interface LinearOptions {
+  bias?: boolean;
+  /** Initialiser of the [in, out] weight; default PyTorch's U(+-1/sqrt(in)). */
+  weightInit?: (shape: number[]) => tf.Tensor;
+  biasInit?: (shape: number[]) => tf.Tensor;
+  seed?: number;
+}
+
+export class Linear extends Module {
+  readonly weight: tf.Variable; // [in, out]
+  readonly bias: tf.Variable | null; // [out]
+  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: LinearOptions = {}) {
+    super();
+    this.weight = this.addParameter('weight', [outFeatures, inFeatures], opts.weightInit ?? inits.torchDefault(inFeatures, opts.seed), 'linear');
+    this.bias = opts.bias === false ? null : this.addParameter('bias', [outFeatures], opts.biasInit ?? inits.torchDefault(inFeatures, opts.seed));
+  }
+
+  /** x: [..., in] -> [..., out] */
+  forward(x: tf.Tensor): tf.Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+}
+
+/** x: [..., in] @ w: [in, out] (+ b: [out]) -> [..., out], batch dims folded into rows. */
+export function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null): tf.Tensor {
+  return tf.tidy(() => {
+    const inF = x.shape[x.shape.length - 1];
+    const lead = x.shape.slice(0, -1);
+    const x2 = x.rank === 2 ? x : tf.reshape(x, [-1, inF]); // [N, in]
+    let y = tf.matMul(x2, w); // [N, out]
+    if (b) y = tf.add(y, b);
+    return x.rank === 2 ? y : tf.reshape(y, [...lead, w.shape[1]]);
+  });
+}
