@@ -1,0 +1,1 @@
+// @fae/core hub: barrel (append one export line per file)

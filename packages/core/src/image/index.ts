@@ -1,0 +1,1 @@
+// @fae/core image: barrel (append one export line per file)

@@ -1,0 +1,1 @@
+// @fae/core train: barrel (append one export line per file)

@@ -1,0 +1,35 @@
+// The parity runner's plug-in interface. Each model package contributes a handler in
+// tools/testing/src/parity/handlers/<name>.ts and adds it to handlers/index.ts.
+// A handler recognises a fixture directory by its CONTENTS (files, config.json's class/model_type,
+// the tensor names in io.safetensors), never by the folder's name.
+
+export interface FixtureFiles {
+  dir: string;
+  /** File names present in the directory. */
+  files: string[];
+  /** Parsed config.json, meta.json where present. */
+  config?: Record<string, unknown>;
+  meta?: Record<string, unknown>;
+  /** Tensor names in io.safetensors, where present. */
+  ioKeys?: string[];
+}
+
+export interface ParityOutput {
+  /** Output name, e.g. 'last_hidden_state'. */
+  name: string;
+  maxAbs: number;
+  rel: number;
+  /** Tolerance it was judged by (default 1e-4 relative). */
+  tol: number;
+  pass: boolean;
+  note?: string;
+}
+
+export interface ParityHandler {
+  /** Kind of fixture, e.g. 'dinov2', 'lightningdit', 'torch_checkpoint'. */
+  name: string;
+  /** True when this handler implements the fixture. */
+  detect(f: FixtureFiles): boolean;
+  /** Runs the fixture on the active tfjs backend; must leave no tensors behind. */
+  run(f: FixtureFiles): Promise<ParityOutput[]>;
+}
