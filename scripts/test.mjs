@@ -13,7 +13,8 @@ mkdirSync(resultsDir, { recursive: true });
 const run = (cmd, args, env = {}) =>
   spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1', ...env } }).status ?? 1;
 
-let status = run(process.execPath, [join(root, 'scripts', 'lavapipe.mjs')]);
+let status = run(process.execPath, [join(root, 'scripts', 'vendor-gradients.mjs')]);
+if (status === 0) status = run(process.execPath, [join(root, 'scripts', 'lavapipe.mjs')]);
 if (status === 0) {
   const extra = process.argv.slice(2);
   status = run('npx', ['turbo', 'run', 'test', '--env-mode=loose', '--concurrency=1', '--output-logs=full', ...extra], {

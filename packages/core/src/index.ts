@@ -1,4 +1,5 @@
 // @fae/core: backends, weights IO, hub loading, the Module system, layers, training utilities, images.
+import './register-gradients.js';
 export * from './errors.js';
 export * from './backend/init.js';
 export * from './io/index.js';
@@ -6,3 +7,4 @@ export * from './hub/index.js';
 export * from './nn/index.js';
 export * from './train/index.js';
 export * from './image/index.js';
+export * from './backend/wasm-threads-node.js';

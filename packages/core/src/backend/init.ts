@@ -6,6 +6,7 @@
 // finds it already registered.
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendUnavailableError } from '../errors.js';
+import { startWasmWithThreads } from './wasm-threads-node.js';
 
 export type BackendName = 'auto' | 'webgpu' | 'wasm' | 'cpu' | 'webgl' | 'tensorflow' | (string & {});
 
@@ -23,7 +24,11 @@ export interface BackendInfo {
 export interface InitBackendOptions {
   /** WebGPU in Node: options passed to the `webgpu` package's `create()` (Dawn toggles). */
   dawnOptions?: string[];
-  /** wasm: number of threads (where the threaded build can start). */
+  /**
+   * wasm: number of threads. Default in Node: all cores (through startWasmWithThreads, which makes
+   * tfjs's threaded build start under worker_threads); in browsers tfjs decides (needs cross-origin
+   * isolation). 1 = single-threaded.
+   */
   wasmThreads?: number;
   /** wasm: where the .wasm files live (folder or URL ending in '/'). Defaults to node_modules in Node. */
   wasmPaths?: string;
@@ -84,7 +89,7 @@ async function startOne(name: string, opts: InitBackendOptions): Promise<Backend
     try {
       const mod = await importOptional(pkg);
       if (name === 'wasm' && opts.wasmPaths) mod.setWasmPaths?.(opts.wasmPaths);
-      if (name === 'wasm' && opts.wasmThreads) mod.setThreadsCount?.(opts.wasmThreads);
+      if (name === 'wasm' && opts.wasmThreads && !isNode) mod.setThreadsCount?.(opts.wasmThreads);
     } catch (e) {
       throw new BackendUnavailableError(name, `package ${pkg} is not installed (npm i ${pkg})`, e);
     }
@@ -92,7 +97,14 @@ async function startOne(name: string, opts: InitBackendOptions): Promise<Backend
     await ensureNodeWebGPU(opts);
   }
   let ok = false;
+  let wasmThreads: number | undefined;
+  let wasmThreadsNote: string | undefined;
   try {
+    if (name === 'wasm' && isNode && tf.getBackend() !== 'wasm') {
+      const r = await startWasmWithThreads(opts.wasmThreads);
+      wasmThreads = r.threads;
+      wasmThreadsNote = r.reason;
+    }
     ok = await tf.setBackend(name);
     await tf.ready();
   } catch (e) {
@@ -106,8 +118,10 @@ async function startOne(name: string, opts: InitBackendOptions): Promise<Backend
   if (name === 'webgpu') Object.assign(info, await describeWebGPU());
   if (name === 'wasm') {
     const simd = tf.env().getAsync ? await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT').catch(() => false) : false;
-    const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT').catch(() => false);
-    info.features = [simd ? 'simd' : 'no-simd', threads ? 'threads' : 'single-thread'];
+    const mod = await importOptional(PACKAGE_OF.wasm);
+    const threads = wasmThreads ?? mod.getThreadsCount?.() ?? 1;
+    info.features = [simd ? 'simd' : 'no-simd', threads > 1 ? `threads:${threads}` : 'single-thread'];
+    if (wasmThreadsNote && threads <= 1) info.features.push(`note: ${wasmThreadsNote}`);
     info.adapter = 'WebAssembly (XNNPACK)';
   }
   if (name === 'cpu') info.adapter = 'JavaScript (tfjs-backend-cpu)';

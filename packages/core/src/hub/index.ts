@@ -1,1 +1,2 @@
 // @fae/core hub: barrel (append one export line per file)
+export {};

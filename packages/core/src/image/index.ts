@@ -1,1 +1,2 @@
 // @fae/core image: barrel (append one export line per file)
+export {};

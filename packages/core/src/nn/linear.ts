@@ -33,8 +33,29 @@ export function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null): tf.Tens
     const inF = x.shape[x.shape.length - 1];
     const lead = x.shape.slice(0, -1);
     const x2 = x.rank === 2 ? x : tf.reshape(x, [-1, inF]); // [N, in]
-    let y = tf.matMul(x2, w); // [N, out]
+    let y = matMulFast(x2, w); // [N, out]
     if (b) y = tf.add(y, b);
-    return x.rank === 2 ? y : tf.reshape(y, [...lead, w.shape[1]]);
+    return x.rank === 2 ? y : tf.reshape(y, [...lead, w.shape[1]!]);
   });
 }
+
+/**
+ * a: [N, K] @ b: [K, M] -> [N, M]. On wasm, tfjs's own matMul gradient multiplies with transpose
+ * flags, which fall off XNNPACK's fast path (10-50x slower); here the gradient transposes explicitly
+ * and multiplies plainly: dA = dY @ B^T, dB = A^T @ dY. Other backends use tf.matMul as is.
+ */
+export function matMulFast(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  if (tf.getBackend() !== 'wasm') return tf.matMul(a, b);
+  return plainGradMatMul(a as tf.Tensor2D, b as tf.Tensor2D);
+}
+
+const plainGradMatMul = tf.customGrad((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b), // [N, M]
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved;
+      return [tf.matMul(dy, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy)]; // [N, K], [K, M]
+    },
+  };
+}) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;

@@ -1,1 +1,2 @@
 // @fae/core train: barrel (append one export line per file)
+export {};
