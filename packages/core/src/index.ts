@@ -8,3 +8,4 @@ export * from './nn/index.js';
 export * from './train/index.js';
 export * from './image/index.js';
 export * from './backend/wasm-threads-node.js';
+export * from './webgpu/register.js';

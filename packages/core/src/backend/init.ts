@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendUnavailableError } from '../errors.js';
 import { startWasmWithThreads } from './wasm-threads-node.js';
+import { registerFaeWebGPUKernels } from '../webgpu/register.js';
 
 export type BackendName = 'auto' | 'webgpu' | 'wasm' | 'cpu' | 'webgl' | 'tensorflow' | (string & {});
 
@@ -30,6 +31,14 @@ export interface InitBackendOptions {
    * isolation). 1 = single-threaded.
    */
   wasmThreads?: number;
+  /**
+   * WebGPU: use FAE's kernels (tiled matmul with fused bias/activation) in place of tfjs's where
+   * they apply. 'auto' (default): on hardware adapters, not on CPU software rasterisers (llvmpipe),
+   * where compiling the larger shaders costs more than it saves.
+   */
+  webgpuKernels?: 'auto' | 'fae' | 'tfjs';
+  /** `auto` only: also accept a software WebGPU adapter (llvmpipe/SwiftShader); default false (wasm is faster). */
+  allowSoftwareWebGPU?: boolean;
   /** wasm: where the .wasm files live (folder or URL ending in '/'). Defaults to node_modules in Node. */
   wasmPaths?: string;
 }
@@ -52,7 +61,12 @@ async function importOptional(specifier: string): Promise<any> {
   return import(/* @vite-ignore */ specifier);
 }
 
-async function ensureNodeWebGPU(opts: InitBackendOptions): Promise<void> {
+/**
+ * In Node, provides `navigator.gpu` from the optional `webgpu` package (Dawn). No-op where
+ * navigator.gpu exists (browsers). Must run before `@tensorflow/tfjs-backend-webgpu` is imported,
+ * since that package registers its backend only where WebGPU is present at import time.
+ */
+export async function installNodeWebGPU(opts: InitBackendOptions = {}): Promise<void> {
   const g = globalThis as any;
   if (g.navigator?.gpu) return;
   if (!isNode) throw new BackendUnavailableError('webgpu', 'this browser has no navigator.gpu (WebGPU is disabled or unsupported)');
@@ -83,7 +97,7 @@ async function startOne(name: string, opts: InitBackendOptions): Promise<Backend
   if (!tf.findBackendFactory(name)) {
     const pkg = PACKAGE_OF[name];
     if (!pkg) throw new BackendUnavailableError(name, `no backend named '${name}' is registered; import its package first`);
-    if (name === 'webgpu') await ensureNodeWebGPU(opts);
+    if (name === 'webgpu') await installNodeWebGPU(opts);
     if (name === 'tensorflow' && !isNode) throw new BackendUnavailableError(name, 'tfjs-node runs only in Node');
     if (name === 'webgl' && isNode) throw new BackendUnavailableError(name, 'WebGL needs a browser (headless GL in Node gives wrong results)');
     try {
@@ -94,7 +108,7 @@ async function startOne(name: string, opts: InitBackendOptions): Promise<Backend
       throw new BackendUnavailableError(name, `package ${pkg} is not installed (npm i ${pkg})`, e);
     }
   } else if (name === 'webgpu') {
-    await ensureNodeWebGPU(opts);
+    await installNodeWebGPU(opts);
   }
   let ok = false;
   let wasmThreads: number | undefined;
@@ -115,7 +129,13 @@ async function startOne(name: string, opts: InitBackendOptions): Promise<Backend
     throw new BackendUnavailableError(name, why);
   }
   const info: BackendInfo = { backend: name, features: [], tried: [] };
-  if (name === 'webgpu') Object.assign(info, await describeWebGPU());
+  if (name === 'webgpu') {
+    Object.assign(info, await describeWebGPU());
+    const kernels = opts.webgpuKernels ?? 'auto';
+    if (kernels === 'fae' || (kernels === 'auto' && !isSoftwareAdapter(info.adapter))) {
+      if (registerFaeWebGPUKernels()) info.features.push('fae-kernels');
+    }
+  }
   if (name === 'wasm') {
     const simd = tf.env().getAsync ? await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT').catch(() => false) : false;
     const mod = await importOptional(PACKAGE_OF.wasm);
@@ -129,6 +149,11 @@ async function startOne(name: string, opts: InitBackendOptions): Promise<Backend
   return info;
 }
 
+/** True for CPU software rasterisers exposed as WebGPU adapters (Mesa llvmpipe/lavapipe, SwiftShader). */
+export function isSoftwareAdapter(description: string | undefined): boolean {
+  return /llvmpipe|lavapipe|swiftshader|software/i.test(description ?? '');
+}
+
 /**
  * Start a backend and make it the active one.
  * `auto` tries {@link AUTO_ORDER} and returns the first that starts, listing what it tried.
@@ -140,6 +165,10 @@ export async function initBackend(name: BackendName = 'auto', opts: InitBackendO
   for (const candidate of AUTO_ORDER) {
     try {
       const info = await startOne(candidate, opts);
+      if (candidate === 'webgpu' && !opts.allowSoftwareWebGPU && isSoftwareAdapter(info.adapter)) {
+        tried.push({ backend: candidate, error: `software adapter (${info.adapter}) is slower than wasm` });
+        continue;
+      }
       info.tried = [...tried, { backend: candidate }];
       return info;
     } catch (e) {

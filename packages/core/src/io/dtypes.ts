@@ -57,8 +57,44 @@ export function floatToBf16(x: number): number {
   return ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
+/** True on little-endian hosts (all current browsers and Node platforms): typed arrays can view file bytes directly. */
+const HOST_LE = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+/** A copy of `bytes` in a fresh (hence aligned) buffer. */
+function alignedCopy(bytes: Uint8Array): ArrayBuffer {
+  const out = new Uint8Array(bytes.byteLength);
+  out.set(bytes);
+  return out.buffer;
+}
+
 /** Decode a tensor's little-endian bytes. Half types become Float32Array, BOOL/U8 Uint8Array. */
 export function decodeTensorBytes(bytes: Uint8Array, dtype: DType, source = 'tensor'): TypedArray {
+  const size = ({ F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 } as Record<string, number>)[dtype];
+  if (size === undefined) throw new WeightsFormatError(source, `unknown dtype ${dtype}`);
+  if (bytes.byteLength % size) throw new WeightsFormatError(source, `${bytes.byteLength} bytes is not a whole number of ${dtype} values`);
+  if (HOST_LE) {
+    // Fast path: one memcpy into an aligned buffer, then a typed-array view (or a table-free half decode).
+    switch (dtype) {
+      case 'F64': return new Float64Array(alignedCopy(bytes));
+      case 'F32': return new Float32Array(alignedCopy(bytes));
+      case 'I64': return new BigInt64Array(alignedCopy(bytes));
+      case 'I32': return new Int32Array(alignedCopy(bytes));
+      case 'I16': return new Int16Array(alignedCopy(bytes));
+      case 'F16': {
+        const h = bytes.byteOffset % 2 ? new Uint16Array(alignedCopy(bytes)) : new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
+        const o = new Float32Array(h.length);
+        for (let i = 0; i < h.length; i++) o[i] = halfToFloat(h[i]);
+        return o;
+      }
+      case 'BF16': {
+        const h = bytes.byteOffset % 2 ? new Uint16Array(alignedCopy(bytes)) : new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
+        const o = new Uint32Array(h.length);
+        for (let i = 0; i < h.length; i++) o[i] = h[i] << 16;
+        return new Float32Array(o.buffer);
+      }
+      default: break;
+    }
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dtype) {
     case 'F64': { const o = new Float64Array(bytes.byteLength / 8); for (let i = 0; i < o.length; i++) o[i] = view.getFloat64(i * 8, true); return o; }
@@ -78,7 +114,12 @@ export function decodeTensorBytes(bytes: Uint8Array, dtype: DType, source = 'ten
 /** Encode values as little-endian bytes of `dtype` (float data may be narrowed to F16/BF16). */
 export function encodeTensorBytes(data: TypedArray, dtype: DType): Uint8Array {
   const n = data.length;
-  const size = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 }[dtype];
+  const size = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1 }[dtype as Exclude<DType, 'BOOL'>] ?? 1;
+  // Fast path: the data already has the file's representation (little-endian host, same element type).
+  const same = (dtype === 'F64' && data instanceof Float64Array) || (dtype === 'F32' && data instanceof Float32Array)
+    || (dtype === 'I64' && data instanceof BigInt64Array) || (dtype === 'I32' && data instanceof Int32Array)
+    || (dtype === 'I16' && data instanceof Int16Array) || (dtype === 'I8' && data instanceof Int8Array) || (dtype === 'U8' && data instanceof Uint8Array);
+  if (HOST_LE && same) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
   const out = new Uint8Array(n * size);
   const v = new DataView(out.buffer);
   for (let i = 0; i < n; i++) {

