@@ -9,3 +9,4 @@ export * from './train/index.js';
 export * from './image/index.js';
 export * from './backend/wasm-threads-node.js';
 export * from './webgpu/register.js';
+export * from './ops/many.js';

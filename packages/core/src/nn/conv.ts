@@ -6,6 +6,7 @@
 //   MaxPool2d / AvgPool2d : kernel, stride (default = kernel), padding, ceil_mode, and for AvgPool2d
 //                 count_include_pad and divisor_override, with torch's output sizes and divisors.
 import * as tf from '@tensorflow/tfjs-core';
+import { stackMany } from '../ops/many.js';
 import { ConfigError, ShapeError } from '../errors.js';
 import type { TensorInfo, TensorStore, TypedArray } from '../io/store.js';
 import { Module } from './module.js';
@@ -238,7 +239,7 @@ function portableConv(x: tf.Tensor4D, w: tf.Tensor4D, s: [number, number], pad: 
           }
         }
         const dx = tf.slice(dxp, [0, pt, pl, 0], [B, Hp - pt - pb, Wp - pl - pr, C]); // [B, H, W, C]
-        return [dx, tf.reshape(tf.stack(dws), ws.shape)];
+        return [dx, tf.reshape(stackMany(dws), ws.shape)];
       },
     };
   }) as unknown as CustomGradFunc);

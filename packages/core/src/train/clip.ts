@@ -1,6 +1,7 @@
 // Global L2 gradient-norm clipping, as torch.nn.utils.clip_grad_norm_: the norm is taken over all
 // gradients together; every gradient is scaled by min(1, maxNorm / (norm + 1e-6)).
 import * as tf from '@tensorflow/tfjs-core';
+import { addMany } from '../ops/many.js';
 import { ConfigError } from '../errors.js';
 import { toGradMap, type NamedGrads, type NamedGradsInput } from './grads.js';
 
@@ -9,7 +10,7 @@ export function globalGradNorm(grads: NamedGradsInput): tf.Scalar {
   return tf.tidy(() => {
     const parts = [...toGradMap(grads).values()].map((g) => tf.sum(tf.square(g)));
     if (!parts.length) return tf.scalar(0);
-    return tf.sqrt(tf.addN(parts)) as tf.Scalar;
+    return tf.sqrt(addMany(parts)) as tf.Scalar;
   });
 }
 

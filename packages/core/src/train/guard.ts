@@ -1,6 +1,7 @@
 // NaN/Inf guard: one GPU read per check. Each tensor contributes a flag "all finite"; the flags are
 // stacked and read together, and the first failing name (in the order given) is reported.
 import * as tf from '@tensorflow/tfjs-core';
+import { stackMany } from '../ops/many.js';
 import { NonFiniteError } from '../errors.js';
 
 /**
@@ -11,7 +12,7 @@ export async function assertFinite(step: number, tensors: Map<string, tf.Tensor>
   const entries = tensors instanceof Map ? [...tensors.entries()] : tensors;
   if (!entries.length) return;
   const flags = tf.tidy(() =>
-    tf.stack(entries.map(([, t]) => tf.cast(tf.all(tf.isFinite(tf.reshape(t, [-1]))), 'float32'))), // [N]
+    stackMany(entries.map(([, t]) => tf.cast(tf.all(tf.isFinite(tf.reshape(t, [-1]))), 'float32'))), // [N]
   );
   const ok = await flags.data();
   flags.dispose();

@@ -4,6 +4,7 @@
 // hold weights, optimizer moments, EMA, RNG state and the data position, so resume() continues with
 // exactly the losses an uninterrupted run would have produced.
 import * as tf from '@tensorflow/tfjs-core';
+import { addMany, stackMany } from '../ops/many.js';
 import { ConfigError, NonFiniteError } from '../errors.js';
 import { Module } from '../nn/module.js';
 import { GradAccumulator } from './accumulate.js';
@@ -173,10 +174,10 @@ export class Trainer<B = unknown> {
       // One read: [loss, grad norm, finite(loss), finite(grad_0), ...].
       const packed = tf.tidy(() => {
         const parts = [...g.values()].map((t) => tf.sum(tf.square(t)));
-        const norm = parts.length ? tf.sqrt(tf.addN(parts)) : tf.scalar(0);
+        const norm = parts.length ? tf.sqrt(addMany(parts)) : tf.scalar(0);
         const finite = (t: tf.Tensor) => tf.cast(tf.all(tf.isFinite(tf.reshape(t, [-1]))), 'float32');
         const flags = o.guard === false ? [] : [finite(loss!), ...[...g.values()].map(finite)];
-        return tf.stack([tf.reshape(loss!, []), norm, ...flags]); // [2 + flags]
+        return stackMany([tf.reshape(loss!, []), norm, ...flags]); // [2 + flags]
       });
       const vals = await packed.data();
       packed.dispose();

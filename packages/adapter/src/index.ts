@@ -1,0 +1,10 @@
+// @fae/adapter: FAE's encoder (a single attention layer over frozen patch features -> a Gaussian
+// latent), its KL, latent statistics, presets and component checkpoints.
+export * from './config.js';
+export * from './gaussian.js';
+export * from './frozen.js';
+export * from './single-attention-encoder.js';
+export * from './latent-stats.js';
+export * from './presets.js';
+export * from './checkpoint.js';
+export * from './encoder-checkpoint.js';
