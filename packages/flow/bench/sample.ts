@@ -1,0 +1,85 @@
+// `npm run bench`: TarFlow sampling (a full reverse pass, token by token with KV caches) and the
+// exact-likelihood forward for small presets on one backend. Prints a table and writes
+// bench/out/tarflow-sample.json.
+//   npm run bench -- --backend wasm --batch 4 --presets tarflow-tiny,tarflow-mnist --repeats 2
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '@fae/core';
+import { PRESETS, TarFlow, sample } from '@fae/flow';
+import { softwareVulkanEnv } from '../../../tools/testing/src/backends-env.ts';
+
+const args = process.argv.slice(2);
+const arg = (name: string, dflt: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1] : dflt;
+};
+const backend = arg('backend', process.env.FAE_BACKEND ?? 'wasm');
+const batch = Number(arg('batch', '4'));
+const repeats = Number(arg('repeats', '2'));
+const presets = arg('presets', 'tarflow-tiny,tarflow-mnist').split(',');
+
+// WebGPU on a CPU-only machine needs software Vulkan in the environment before the process starts.
+const vk = softwareVulkanEnv();
+if (backend === 'webgpu' && Object.keys(vk).length && !process.env.FAE_BENCH_CHILD) {
+  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, ...vk, FAE_BENCH_CHILD: '1' } });
+  process.exit(r.status ?? 1);
+}
+
+async function time(fn: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+const info = await initBackend(backend);
+const rows: Array<Record<string, string | number>> = [];
+for (const name of presets) {
+  const preset = PRESETS[name];
+  if (!preset) throw new Error(`unknown preset '${name}' (known: ${Object.keys(PRESETS).join(', ')})`);
+  const model = new TarFlow({ ...preset.config, seed: 0 });
+  const labels = preset.config.numClasses ? Array.from({ length: batch }, (_, i) => i % preset.config.numClasses!) : undefined;
+  const x = tf.randomNormal([batch, ...model.latentShape], 0, 1, 'float32', 1);
+  const runSample = async (guidance: number) => {
+    const s = await sample({ model, labels, batchSize: batch, seed: 1, guidance, yieldEveryMs: 0 });
+    await s.data();
+    s.dispose();
+  };
+  const runNll = async () => {
+    const n = model.nll(x, labels);
+    await n.data();
+    n.dispose();
+  };
+  await runSample(0); // warm-up (shader compilation, kernel caches)
+  await runNll();
+  const med = async (fn: () => Promise<void>) => {
+    const ts: number[] = [];
+    for (let i = 0; i < repeats; i++) ts.push(await time(fn));
+    return ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)];
+  };
+  const sampleMs = await med(() => runSample(0));
+  const guidedMs = preset.config.numClasses ? await med(() => runSample(1.5)) : NaN;
+  const nllMs = await med(runNll);
+  const tokenSteps = (model.numPatches - 1) * model.config.numBlocks;
+  rows.push({
+    preset: name, params_M: +(preset.parameters / 1e6).toFixed(2), batch, tokens: model.numPatches, token_steps: tokenSteps,
+    sample_ms: +sampleMs.toFixed(1), guided_sample_ms: Number.isNaN(guidedMs) ? 'n/a' : +guidedMs.toFixed(1),
+    ms_per_token_step: +(sampleMs / tokenSteps).toFixed(2), nll_forward_ms: +nllMs.toFixed(1),
+  });
+  x.dispose();
+  model.dispose();
+}
+
+const result = { benchmark: 'tarflow-sample', backend: info.backend, adapter: info.adapter, features: info.features, repeats, date: new Date().toISOString(), rows };
+const outDir = join(dirname(fileURLToPath(import.meta.url)), 'out');
+mkdirSync(outDir, { recursive: true });
+writeFileSync(join(outDir, 'tarflow-sample.json'), JSON.stringify(result, null, 2));
+console.log(`backend ${info.backend} (${info.adapter ?? ''} ${info.features.join(' ')}), median of ${repeats}`);
+const cols = Object.keys(rows[0]);
+console.log(`| ${cols.join(' | ')} |\n| ${cols.map(() => '---').join(' | ')} |`);
+for (const r of rows) console.log(`| ${cols.map((c) => r[c]).join(' | ')} |`);
+console.log(`wrote ${join(outDir, 'tarflow-sample.json')}`);
+// wasm's worker threads would keep Node alive.
+process.exit(0);
