@@ -11,3 +11,4 @@ export * as weightsBuilders from './weights-builders.js';
 export * as ref64images from './ref64-images.js';
 export * as ref64encoders from './ref64-encoders.js';
 export * as ref64eval from './ref64-eval.js';
+export * as ref64kernels from './ref64-kernels.js';
