@@ -17,7 +17,7 @@ let status = run(process.execPath, [join(root, 'scripts', 'vendor-gradients.mjs'
 if (status === 0) status = run(process.execPath, [join(root, 'scripts', 'lavapipe.mjs')]);
 if (status === 0) {
   const extra = process.argv.slice(2);
-  status = run('npx', ['turbo', 'run', 'test', '--env-mode=loose', '--concurrency=1', '--output-logs=full', ...extra], {
+  status = run('npx', ['turbo', 'run', 'test', '--env-mode=loose', '--concurrency=1', '--output-logs=full', '--continue', ...extra], {
     FAE_TEST_RESULTS: resultsDir,
   });
 }

@@ -260,7 +260,8 @@ export function embeddingLookup(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const [num, dim] = table.shape as [number, number];
     const flat = tf.reshape(tf.cast(ids, 'int32'), [-1]); // [N]
-    const lookup = tf.customGrad((t: tf.Tensor, save: tf.GradSaveFunc) => {
+    const lookup = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const [t, save] = args as [tf.Tensor, tf.GradSaveFunc];
       save([flat]);
       return {
         value: tf.gather(t, flat), // [N, dim]

@@ -1,0 +1,87 @@
+// `npm run bench`: one LightningDiT sampling step (a forward at batch B, and a guided step, which is
+// one forward at batch 2B) for presets on one backend. Prints a table and writes bench/out/lightningdit-step.json.
+//   npm run bench -- --backend wasm --batch 4 --presets LightningDiT-S/2,LightningDiT-B/2 --repeats 3
+// Presets are on the FAE latent (16x16x32); LightningDiT-XL/1 (675M parameters, 256 tokens) needs ~3 GB
+// for its weights and minutes per step on a CPU backend: pass it explicitly.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, Rng } from '@fae/core';
+import { PRESETS, LightningDiT, guidedVelocity } from '@fae/diffusion';
+import { softwareVulkanEnv } from '../../../tools/testing/src/backends-env.ts';
+
+const args = process.argv.slice(2);
+const arg = (name: string, dflt: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1] : dflt;
+};
+const backend = arg('backend', process.env.FAE_BACKEND ?? 'wasm');
+const batch = Number(arg('batch', '4'));
+const repeats = Number(arg('repeats', '3'));
+const presets = arg('presets', 'LightningDiT-S/2,LightningDiT-B/2').split(',');
+
+// WebGPU on a CPU-only machine needs software Vulkan in the environment before the process starts.
+const vk = softwareVulkanEnv();
+if (backend === 'webgpu' && Object.keys(vk).length && !process.env.FAE_BENCH_CHILD) {
+  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, ...vk, FAE_BENCH_CHILD: '1' } });
+  process.exit(r.status ?? 1);
+}
+
+async function median(fn: () => Promise<void>): Promise<number> {
+  const ts: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    await fn();
+    ts.push(performance.now() - t0);
+  }
+  return ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)];
+}
+
+const info = await initBackend(backend);
+const rows: Array<Record<string, string | number>> = [];
+for (const name of presets) {
+  const preset = PRESETS[name];
+  if (!preset) throw new Error(`unknown preset '${name}' (known: ${Object.keys(PRESETS).join(', ')})`);
+  const tBuild = performance.now();
+  const model = new LightningDiT(preset.config, { seed: 0 });
+  const buildMs = performance.now() - tBuild;
+  const rng = new Rng(1);
+  const x = rng.normal([batch, ...model.latentShape]);
+  const t = tf.fill([batch], 0.5);
+  const labels = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % preset.config.numClasses), 'int32');
+  const forward = async () => {
+    const v = model.forward(x, t, labels);
+    await v.data();
+    v.dispose();
+  };
+  const guided = guidedVelocity(model, labels, { scale: 2 });
+  const guidedStep = async () => {
+    const v = guided(x, 0.5, 0.5);
+    await v.data();
+    v.dispose();
+  };
+  await forward(); // warm-up (shader compilation, kernel caches)
+  await guidedStep();
+  const fwdMs = await median(forward);
+  const guidedMs = await median(guidedStep);
+  const tokens = (preset.config.inputSize / preset.config.patchSize) ** 2;
+  rows.push({
+    preset: name, params_M: +(preset.parameters / 1e6).toFixed(2), tokens, batch,
+    forward_ms: +fwdMs.toFixed(1), guided_step_ms: +guidedMs.toFixed(1), ms_per_sample: +(fwdMs / batch).toFixed(1),
+    est_250_step_s: +((250 * fwdMs) / 1000).toFixed(1), build_ms: +buildMs.toFixed(0),
+  });
+  tf.dispose([x, t, labels]);
+  model.dispose();
+}
+
+const result = { benchmark: 'lightningdit-step', backend: info.backend, adapter: info.adapter, features: info.features, repeats, date: new Date().toISOString(), rows };
+const outDir = join(dirname(fileURLToPath(import.meta.url)), 'out');
+mkdirSync(outDir, { recursive: true });
+writeFileSync(join(outDir, 'lightningdit-step.json'), JSON.stringify(result, null, 2));
+console.log(`backend ${info.backend} (${info.adapter ?? ''} ${info.features.join(' ')}), median of ${repeats}`);
+const cols = Object.keys(rows[0]);
+console.log(`| ${cols.join(' | ')} |\n| ${cols.map(() => '---').join(' | ')} |`);
+for (const r of rows) console.log(`| ${cols.map((c) => r[c]).join(' | ')} |`);
+console.log(`wrote ${join(outDir, 'lightningdit-step.json')}`);
