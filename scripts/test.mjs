@@ -29,6 +29,8 @@ if (existsSync(resultsDir)) {
       const r = JSON.parse(readFileSync(join(resultsDir, f), 'utf8'));
       passed += r.numPassedTests ?? 0;
       failed += r.numFailedTests ?? 0;
+      // a test file that failed to load has no test results of its own: count it as one failure
+      for (const t of r.testResults ?? []) if (t.status === 'failed' && !(t.assertionResults ?? []).length) failed += 1;
       skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
     } catch {
       failed += 1;

@@ -12,19 +12,6 @@ export interface ConvRefOptions {
   paddingMode?: 'zeros' | 'reflect';
 }
 
-/** Input value at (b, h, w, c) of NHWC x with virtual padding; null outside (zero padding). */
-function at(x: Nd, b: number, h: number, w: number, c: number, mode: 'zeros' | 'reflect'): number | null {
-  const [, H, W, C] = x.shape;
-  if (h < 0 || h >= H || w < 0 || w >= W) {
-    if (mode === 'zeros') return null;
-    if (h < 0) h = -h;
-    if (h >= H) h = 2 * (H - 1) - h;
-    if (w < 0) w = -w;
-    if (w >= W) w = 2 * (W - 1) - w;
-  }
-  return x.data[((b * H + h) * W + w) * C + c];
-}
-
 /** torch.nn.functional.conv2d semantics on NHWC x [B,H,W,Cin], weight OIHW [O, Cin/g, kh, kw], bias [O]. */
 export function conv2d(x: Nd, weight: Nd, bias: Nd | null, opts: ConvRefOptions = {}): Nd {
   const [B, H, W, C] = x.shape;
@@ -39,20 +26,40 @@ export function conv2d(x: Nd, weight: Nd, bias: Nd | null, opts: ConvRefOptions 
   const ow = Math.floor((W + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
   const out = nd([B, oh, ow, O]);
   const opg = O / g;
+  // weight as [kh, kw, Ig, O] so the innermost loop runs over output channels contiguously
+  const wt = new Float64Array(kh * kw * Ig * O);
+  for (let o = 0; o < O; o++) for (let ci = 0; ci < Ig; ci++) for (let u = 0; u < kh; u++) for (let v = 0; v < kw; v++) wt[((u * kw + v) * Ig + ci) * O + o] = weight.data[((o * Ig + ci) * kh + u) * kw + v];
+  const acc = new Float64Array(O);
+  const src = (h: number, n: number): number => {
+    if (h >= 0 && h < n) return h;
+    if (mode === 'zeros') return -1;
+    if (h < 0) h = -h;
+    if (h >= n) h = 2 * (n - 1) - h;
+    return h;
+  };
   for (let b = 0; b < B; b++)
     for (let i = 0; i < oh; i++)
-      for (let j = 0; j < ow; j++)
-        for (let o = 0; o < O; o++) {
-          const grp = Math.floor(o / opg);
-          let s = bias ? bias.data[o] : 0;
-          for (let ci = 0; ci < Ig; ci++)
-            for (let u = 0; u < kh; u++)
-              for (let v = 0; v < kw; v++) {
-                const val = at(x, b, i * sh - pt + u * dh, j * sw - pl + v * dw, grp * Ig + ci, mode);
-                if (val !== null) s += val * weight.data[((o * Ig + ci) * kh + u) * kw + v];
+      for (let j = 0; j < ow; j++) {
+        for (let o = 0; o < O; o++) acc[o] = bias ? bias.data[o] : 0;
+        for (let u = 0; u < kh; u++) {
+          const h = src(i * sh - pt + u * dh, H);
+          if (h < 0) continue;
+          for (let v = 0; v < kw; v++) {
+            const w = src(j * sw - pl + v * dw, W);
+            if (w < 0) continue;
+            const xo = ((b * H + h) * W + w) * C;
+            for (let grp = 0; grp < g; grp++) {
+              for (let ci = 0; ci < Ig; ci++) {
+                const xv = x.data[xo + grp * Ig + ci];
+                if (xv === 0) continue;
+                const wo = ((u * kw + v) * Ig + ci) * O;
+                for (let o = grp * opg; o < (grp + 1) * opg; o++) acc[o] += xv * wt[wo + o];
               }
-          out.data[((b * oh + i) * ow + j) * O + o] = s;
+            }
+          }
         }
+        out.data.set(acc, ((b * oh + i) * ow + j) * O);
+      }
   return out;
 }
 

@@ -116,27 +116,24 @@ const VGG_CONVS = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28];
 const VGG_POOL_BEFORE = new Set([5, 10, 17, 24]);
 const VGG_TAPS = new Set([2, 7, 14, 21, 28]);
 
-/**
- * LPIPS v0.1 with VGG16 in float64: `vgg` holds torchvision weights (OIHW) by key, `lin` the five
- * [1, C, 1, 1] linear-layer weights. a, b: NHWC in [-1, 1]. Returns per-layer terms [B][5].
- */
-export function lpipsVgg(a: Nd, b: Nd, vgg: Record<string, Nd>, lin: Nd[]): number[][] {
+/** VGG16 relu1_2 .. relu5_3 of NHWC x in [-1, 1] after LPIPS's ScalingLayer; `vgg`: torchvision weights (OIHW) by key. */
+export function lpipsVggFeatures(x: Nd, vgg: Record<string, Nd>): Nd[] {
   const shift = [-0.03, -0.088, -0.188];
   const scale = [0.458, 0.448, 0.45];
-  const feats = (x: Nd) => {
-    let h = nd(x.shape, Array.from(x.data, (v, i) => (v - shift[i % 3]) / scale[i % 3]));
-    const taps: Nd[] = [];
-    for (const idx of VGG_CONVS) {
-      if (VGG_POOL_BEFORE.has(idx)) h = pool2d(h, 'max', { kernel: [2, 2] });
-      h = conv2d(h, vgg[`features.${idx}.weight`], vgg[`features.${idx}.bias`], { pad: [1, 1, 1, 1] });
-      h = nd(h.shape, Array.from(h.data, (v) => Math.max(0, v)));
-      if (VGG_TAPS.has(idx)) taps.push(h);
-    }
-    return taps;
-  };
-  const fa = feats(a);
-  const fb = feats(b);
-  const B = a.shape[0];
+  let h = nd(x.shape, Array.from(x.data, (v, i) => (v - shift[i % 3]) / scale[i % 3]));
+  const taps: Nd[] = [];
+  for (const idx of VGG_CONVS) {
+    if (VGG_POOL_BEFORE.has(idx)) h = pool2d(h, 'max', { kernel: [2, 2] });
+    h = conv2d(h, vgg[`features.${idx}.weight`], vgg[`features.${idx}.bias`], { pad: [1, 1, 1, 1] });
+    h = nd(h.shape, Array.from(h.data, (v) => Math.max(0, v)));
+    if (VGG_TAPS.has(idx)) taps.push(h);
+  }
+  return taps;
+}
+
+/** LPIPS per-layer terms [B][5] from the two feature lists and the [1, C, 1, 1] linear weights. */
+export function lpipsFromFeatures(fa: Nd[], fb: Nd[], lin: Nd[]): number[][] {
+  const B = fa[0].shape[0];
   const out = Array.from({ length: B }, () => new Array<number>(5).fill(0));
   fa.forEach((ta, k) => {
     const [, h, w, C] = ta.shape;
@@ -157,6 +154,11 @@ export function lpipsVgg(a: Nd, b: Nd, vgg: Record<string, Nd>, lin: Nd[]): numb
       }
   });
   return out;
+}
+
+/** LPIPS v0.1 (VGG16) in float64: per-layer terms [B][5] of NHWC a, b in [-1, 1]. */
+export function lpipsVgg(a: Nd, b: Nd, vgg: Record<string, Nd>, lin: Nd[]): number[][] {
+  return lpipsFromFeatures(lpipsVggFeatures(a, vgg), lpipsVggFeatures(b, vgg), lin);
 }
 
 /** Mean softmax cross-entropy + (wd / 2) |W|^2 of a linear classifier, float64. x [N, D], W [D, C], b [C]. */

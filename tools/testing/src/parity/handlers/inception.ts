@@ -25,8 +25,8 @@ export function nchwToNhwc(data: ArrayLike<number>, shape: readonly number[]): I
 }
 
 export interface InceptionFixtureOptions {
-  /** Only these batch rows of each input (default: all), to bound the time on slow backends. */
-  rows?: number[];
+  /** Only these batch rows of the named inputs, e.g. {'input.images_0': [1]} (default: every row of every input). */
+  rowsFor?: Record<string, number[]>;
 }
 
 /** Loads the fixture's procedural weights into a new FidInceptionV3. */
@@ -48,7 +48,8 @@ export async function runInceptionFixture(dir: string, opts: InceptionFixtureOpt
       const idx = key.slice('input.images_'.length);
       const shape = io.info(key)!.shape; // [B, 3, H, W]
       const per = shape[1] * shape[2] * shape[3];
-      const rows = (opts.rows ?? [...Array(shape[0]).keys()]).filter((r) => r < shape[0]);
+      const rows = (opts.rowsFor ? opts.rowsFor[key] ?? [] : [...Array(shape[0]).keys()]).filter((r) => r < shape[0]);
+      if (!rows.length) continue;
       const all = io.readSync(key) as Uint8Array;
       const picked = new Uint8Array(rows.length * per);
       rows.forEach((r, i) => picked.set(all.subarray(r * per, (r + 1) * per), i * per));
