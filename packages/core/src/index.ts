@@ -10,3 +10,4 @@ export * from './image/index.js';
 export * from './backend/wasm-threads-node.js';
 export * from './webgpu/register.js';
 export * from './ops/many.js';
+export * from './webgpu/index.js';

@@ -1,5 +1,6 @@
 // Scaled dot-product attention, the kernel every transformer here calls.
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedAttention, fusedAttentionSupported } from '../webgpu/fused-attention.js';
 
 export interface AttentionOptions {
   /** Multiplies q.k; default 1/sqrt(headDim). Attention temperature T is scale / T. */
@@ -15,6 +16,8 @@ export interface AttentionOptions {
  * softmax(q k^T * scale + mask) v, in float32.
  */
 export function scaledDotProductAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: AttentionOptions = {}): tf.Tensor {
+  // webgpu with FAE's kernels registered: one fused op (online softmax, fused backward)
+  if (!opts.mask && fusedAttentionSupported(q, k, v, opts)) return fusedAttention(q, k, v, opts);
   return tf.tidy(() => {
     const dh = q.shape[3]!;
     const tq = q.shape[2]!;

@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from './module.js';
 import { init } from './init.js';
+import { fusedNorm, fusedNormSupported } from '../webgpu/fused-norm.js';
 
 export interface NormOptions {
   eps?: number;
@@ -32,6 +33,8 @@ export class LayerNorm extends Module {
 
 /** (x - mean) / sqrt(var + eps) * w + b over the last axis (biased variance, as PyTorch). */
 export function layerNorm(x: tf.Tensor, w: tf.Tensor | null, b: tf.Tensor | null, eps: number): tf.Tensor {
+  const fused = { kind: 'layer' as const, eps, weight: w, bias: b };
+  if (fusedNormSupported(x, fused)) return fusedNorm(x, fused); // webgpu + FAE kernels: one dispatch
   return tf.tidy(() => {
     const axis = x.rank - 1;
     const mean = tf.mean(x, axis, true); // [..., 1]
@@ -61,6 +64,8 @@ export class RMSNorm extends Module {
 
 /** x / sqrt(mean(x^2) + eps) * w over the last axis. */
 export function rmsNorm(x: tf.Tensor, w: tf.Tensor | null, eps: number): tf.Tensor {
+  const fused = { kind: 'rms' as const, eps, weight: w };
+  if (fusedNormSupported(x, fused)) return fusedNorm(x, fused); // webgpu + FAE kernels: one dispatch
   return tf.tidy(() => {
     const ms = tf.mean(tf.square(x), x.rank - 1, true); // [..., 1]
     const y = tf.mul(x, tf.rsqrt(tf.add(ms, eps)));

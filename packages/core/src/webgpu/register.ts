@@ -4,6 +4,7 @@
 // the kernels receive the backend object from tfjs at call time.
 import * as tf from '@tensorflow/tfjs-core';
 import { tiledMatMulProgram, type FusedActivation } from './matmul-tiled.js';
+import { faeFusedKernels } from './fused-kernels.js';
 
 type KernelFunc = (args: { inputs: Record<string, tf.TensorInfo>; backend: any; attrs?: Record<string, unknown> }) => tf.TensorInfo | tf.TensorInfo[];
 
@@ -75,8 +76,10 @@ function runTiled(args: Parameters<KernelFunc>[0], fused: boolean): tf.TensorInf
 
 /**
  * Puts FAE's kernels in place for the 'webgpu' backend (BatchMatMul and _FusedMatMul: a 128x128
- * register-tiled matmul with fused bias/activation). Returns false when the webgpu backend is not
- * registered. Idempotent; `unregisterFaeWebGPUKernels()` restores tfjs's kernels.
+ * register-tiled matmul with fused bias/activation) and registers FAE's fused kernels (attention
+ * forward/backward, LayerNorm/RMSNorm with optional modulation; see fused-kernels.ts), which
+ * `scaledDotProductAttention`, `layerNorm`, `rmsNorm` then use on webgpu. Returns false when the
+ * webgpu backend is not registered. Idempotent; `unregisterFaeWebGPUKernels()` restores tfjs's kernels.
  */
 export function registerFaeWebGPUKernels(): boolean {
   if (enabled) return true;
@@ -89,6 +92,10 @@ export function registerFaeWebGPUKernels(): boolean {
     tf.unregisterKernel(name, 'webgpu');
     tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: ((args: Parameters<KernelFunc>[0]) => runTiled(args, name === '_FusedMatMul')) as unknown as tf.KernelFunc });
   }
+  // FAE's own fused ops (attention, norms): new kernel names, called by their ops in fused-*.ts
+  for (const [name, fn] of Object.entries(faeFusedKernels())) {
+    if (!tf.getKernel(name, 'webgpu')) tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: fn as unknown as tf.KernelFunc });
+  }
   enabled = true;
   return true;
 }
@@ -100,6 +107,7 @@ export function unregisterFaeWebGPUKernels(): void {
     tf.unregisterKernel(name, 'webgpu');
     tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: fn as unknown as tf.KernelFunc });
   }
+  for (const name of Object.keys(faeFusedKernels())) if (tf.getKernel(name, 'webgpu')) tf.unregisterKernel(name, 'webgpu');
   enabled = false;
 }
 

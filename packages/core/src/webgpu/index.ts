@@ -1,0 +1,4 @@
+// @fae/core webgpu: FAE's fused WebGPU ops (register.ts is exported from the package root directly).
+export { fusedAttention, fusedAttentionSupported, fusedAttentionUnsupportedReason, type FusedAttentionOptions } from './fused-attention.js';
+export { fusedNorm, fusedNormSupported, fusedNormUnsupportedReason, type FusedNormParams } from './fused-norm.js';
+export { linearActivation, linearActivationSupported, linearActivationUnsupportedReason, type LinearActivation } from './fused-linear.js';
