@@ -1,0 +1,168 @@
+// Command-line parsing for `fae`: node:util parseArgs per command, with every mistake turned into a
+// UsageError that names the option and what was expected.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from './errors.js';
+
+export const COMMANDS = ['demo', 'encode', 'reconstruct', 'sample', 'eval', 'train'] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+export const TRAIN_STAGES = ['classifier', 'encoder', 'features', 'stage-ib', 'stage-ia', 'stage-ii', 'dit', 'tarflow', 'dit-pixels', 'all'] as const;
+export type TrainStage = (typeof TRAIN_STAGES)[number];
+
+export const BACKENDS = ['wasm', 'cpu', 'webgpu', 'auto', 'tensorflow'] as const;
+export const GENERATORS = ['dit', 'tarflow'] as const;
+export type GeneratorName = (typeof GENERATORS)[number];
+
+type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+const GLOBAL: OptionSpec = {
+  models: { type: 'string' },
+  backend: { type: 'string', default: 'wasm' },
+  seed: { type: 'string', default: '0' },
+  out: { type: 'string' },
+  quiet: { type: 'boolean', default: false },
+  threads: { type: 'string', default: '1' },
+  help: { type: 'boolean', short: 'h', default: false },
+};
+
+const PER_COMMAND: Record<CommandName, OptionSpec> = {
+  demo: { train: { type: 'boolean', default: false }, 'per-class': { type: 'string' }, steps: { type: 'string' }, cfg: { type: 'string' } },
+  encode: { mnist: { type: 'string' } },
+  reconstruct: { mnist: { type: 'string' } },
+  sample: {
+    generator: { type: 'string', default: 'dit' },
+    class: { type: 'string' },
+    labels: { type: 'string' },
+    'per-class': { type: 'string' },
+    steps: { type: 'string' },
+    cfg: { type: 'string' },
+  },
+  eval: { 'per-class': { type: 'string' }, steps: { type: 'string' }, cfg: { type: 'string' } },
+  train: { steps: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' } },
+};
+
+export interface GlobalOptions {
+  /** Folder, URL or hub id holding the components; undefined = the shipped checkpoints. */
+  models?: string;
+  backend: string;
+  seed: number;
+  out?: string;
+  quiet: boolean;
+  /** wasm threads (1 = single-threaded, the fastest for these tiny models on a busy CPU). */
+  threads: number;
+}
+
+export interface ParsedCommand {
+  command: CommandName | 'help';
+  /** Command to print help for (with `fae <cmd> --help` or `fae help <cmd>`). */
+  helpFor?: CommandName;
+  global: GlobalOptions;
+  positionals: string[];
+  /** Command-specific options, parsed and validated. */
+  options: CommandOptions;
+}
+
+export interface CommandOptions {
+  stage?: TrainStage;
+  train?: boolean;
+  mnist?: number;
+  generator?: GeneratorName;
+  labels?: number[];
+  perClass?: number;
+  steps?: number;
+  cfg?: number;
+  batch?: number;
+  lr?: number;
+}
+
+export function parseInteger(value: string, option: string, command: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^-?\d+$/.test(value.trim())) throw new UsageError(`--${option} expects an integer, got '${value}'`, command);
+  const n = Number(value);
+  if (n < min || n > max) throw new UsageError(`--${option} must be between ${min} and ${max}, got ${n}`, command);
+  return n;
+}
+
+export function parseNumber(value: string, option: string, command: string, min = -Infinity): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${option} expects a number, got '${value}'`, command);
+  if (n < min) throw new UsageError(`--${option} must be >= ${min}, got ${n}`, command);
+  return n;
+}
+
+function parseLabels(value: string, command: string): number[] {
+  const parts = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!parts.length) throw new UsageError(`--labels expects a comma-separated list of digits 0-9, got '${value}'`, command);
+  return parts.map((p) => parseInteger(p, 'labels', command, 0, 9));
+}
+
+/** Parses `argv` (without node and the script). Throws UsageError on any mistake. */
+export function parseCommandLine(argv: string[]): ParsedCommand {
+  const first = argv[0];
+  const defaults: GlobalOptions = { backend: 'wasm', seed: 0, quiet: false, threads: 1 };
+  if (first === undefined || first === '--help' || first === '-h') return { command: 'help', global: defaults, positionals: [], options: {} };
+  if (first === 'help') {
+    const target = argv[1];
+    if (target !== undefined && !COMMANDS.includes(target as CommandName)) throw new UsageError(`unknown command '${target}' (commands: ${COMMANDS.join(', ')})`);
+    return { command: 'help', helpFor: target as CommandName | undefined, global: defaults, positionals: [], options: {} };
+  }
+  if (first.startsWith('-')) throw new UsageError(`expected a command before options, got '${first}' (commands: ${COMMANDS.join(', ')})`);
+  if (!COMMANDS.includes(first as CommandName)) throw new UsageError(`unknown command '${first}' (commands: ${COMMANDS.join(', ')})`);
+  const command = first as CommandName;
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: argv.slice(1), options: { ...GLOBAL, ...PER_COMMAND[command] }, allowPositionals: true, strict: true });
+  } catch (e) {
+    // node:util's messages name the option; keep them and add the usage hint.
+    throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''), command);
+  }
+  const v = parsed.values as Record<string, string | boolean | undefined>;
+  if (v.help) return { command: 'help', helpFor: command, global: defaults, positionals: [], options: {} };
+
+  const backend = String(v.backend);
+  if (!BACKENDS.includes(backend as (typeof BACKENDS)[number])) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, got '${backend}'`, command);
+  const global: GlobalOptions = {
+    models: v.models as string | undefined,
+    backend,
+    seed: parseInteger(String(v.seed), 'seed', command, 0, 2 ** 31 - 1),
+    out: v.out as string | undefined,
+    quiet: !!v.quiet,
+    threads: parseInteger(String(v.threads), 'threads', command, 1, 256),
+  };
+  if (global.models === '') throw new UsageError('--models expects a folder, URL or hub id', command);
+  if (global.out === '') throw new UsageError('--out expects a path', command);
+
+  const options: CommandOptions = {};
+  const positionals = [...parsed.positionals];
+  if (command === 'train') {
+    const stage = positionals.shift();
+    if (!stage) throw new UsageError(`train needs a stage: ${TRAIN_STAGES.join(', ')}`, command);
+    if (!TRAIN_STAGES.includes(stage as TrainStage)) throw new UsageError(`unknown stage '${stage}' (stages: ${TRAIN_STAGES.join(', ')})`, command);
+    options.stage = stage as TrainStage;
+    if (typeof v.steps === 'string') options.steps = parseInteger(v.steps, 'steps', command, 1);
+    if (typeof v.batch === 'string') options.batch = parseInteger(v.batch, 'batch', command, 1, 4096);
+    if (typeof v.lr === 'string') options.lr = parseNumber(v.lr, 'lr', command, 0);
+  }
+  if (positionals.length && command !== 'encode' && command !== 'reconstruct') {
+    throw new UsageError(`unexpected argument '${positionals[0]}'`, command);
+  }
+  if (command === 'demo') options.train = !!v.train;
+  if ((command === 'encode' || command === 'reconstruct')) {
+    if (typeof v.mnist === 'string') options.mnist = parseInteger(v.mnist, 'mnist', command, 1, 1000);
+    if (options.mnist !== undefined && positionals.length) throw new UsageError('give image files or --mnist <n>, not both', command);
+    if (options.mnist === undefined && !positionals.length) options.mnist = 16;
+  }
+  if (command === 'sample') {
+    const g = String(v.generator);
+    if (!GENERATORS.includes(g as GeneratorName)) throw new UsageError(`--generator must be one of ${GENERATORS.join(', ')}, got '${g}'`, command);
+    options.generator = g as GeneratorName;
+    if (typeof v.class === 'string' && typeof v.labels === 'string') throw new UsageError('give --class or --labels, not both', command);
+    if (typeof v.class === 'string') options.labels = [parseInteger(v.class, 'class', command, 0, 9)];
+    if (typeof v.labels === 'string') options.labels = parseLabels(v.labels, command);
+  }
+  if (command === 'sample' || command === 'eval' || command === 'demo') {
+    if (typeof v['per-class'] === 'string') options.perClass = parseInteger(v['per-class'] as string, 'per-class', command, 1, 1000);
+    if (typeof v.steps === 'string') options.steps = parseInteger(v.steps, 'steps', command, 1, 1000);
+    if (typeof v.cfg === 'string') options.cfg = parseNumber(v.cfg, 'cfg', command, 0);
+  }
+  return { command, global, positionals, options };
+}

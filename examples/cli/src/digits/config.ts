@@ -1,0 +1,69 @@
+// The embedded default: every component's configuration, sized so that the whole pipeline trains in
+// minutes on a CPU. Image 28x28 -> encoder patch 4 -> 7x7 tokens of width 64 -> FAE latent 7x7x8.
+import type { SingleAttentionEncoderConfig } from '@fae/adapter';
+import type { FeatureDecoderConfig, PixelDecoderConfig } from '@fae/decoders';
+import type { LightningDiTConfig } from '@fae/diffusion';
+import type { TarFlowConfig } from '@fae/flow';
+import { DIGIT_ENCODER_CONFIG } from '../models/digit-encoder.js';
+
+export const GRID = DIGIT_ENCODER_CONFIG.image_size / DIGIT_ENCODER_CONFIG.patch_size; // 7
+export const FEATURE_DIM = DIGIT_ENCODER_CONFIG.hidden_size; // 64
+export const LATENT_CHANNELS = 8;
+/** Training digits the FAE stages and the generators use (of the 9,001 in the training split). */
+export const TRAIN_DIGITS = 2000;
+
+/** The adapter: the paper's single attention layer (wide heads), no MLP, no pre-norm. */
+export const ADAPTER_CONFIG: Partial<SingleAttentionEncoderConfig> = {
+  inputDim: FEATURE_DIM, latentChannels: LATENT_CHANNELS, depth: 1, heads: 4, headDim: 32, mlpRatio: 0,
+  preNorm: false, activation: 'gelu', positions: 'sincos', gridSize: GRID,
+};
+
+/** The feature decoder: RMSNorm + RoPE + SwiGLU transformer, c -> D. */
+export const FEATURE_DECODER_CONFIG: Partial<FeatureDecoderConfig> = {
+  latentChannels: LATENT_CHANNELS, outputDim: FEATURE_DIM, width: 64, depth: 2, heads: 4, mlpRatio: 4, rope: true, gridSize: GRID,
+};
+
+/** The pixel decoder: a small ViT, 7x7 feature tokens -> 28x28 RGB (patch 4). Images in [0, 1]. */
+export const PIXEL_DECODER_CONFIG: Partial<PixelDecoderConfig> = {
+  inputDim: FEATURE_DIM, width: 64, depth: 2, heads: 4, mlpDim: 256, gridSize: GRID, imageSize: 28, clsToken: false,
+  layerNormEps: 1e-6, outputMean: [0.5, 0.5, 0.5], outputStd: [0.5, 0.5, 0.5], noise: { mode: 'fixed', sigma: 0.4 },
+};
+
+/** LightningDiT on the 7x7x8 latents (patch 1: 49 tokens), all LightningDiT options on. */
+export const DIT_CONFIG: Partial<LightningDiTConfig> = {
+  inputSize: GRID, patchSize: 1, inChannels: LATENT_CHANNELS, hiddenSize: 96, depth: 3, numHeads: 3, mlpRatio: 4,
+  classDropoutProb: 0.1, numClasses: 10, learnSigma: false, useQknorm: true, useSwiglu: true, useRope: true, useRmsnorm: true,
+};
+
+/** The same DiT on raw pixels 28x28x1 with patch 4 (also 49 tokens): the convergence baseline. */
+export const DIT_PIXELS_CONFIG: Partial<LightningDiTConfig> = { ...DIT_CONFIG, inputSize: 28, patchSize: 4, inChannels: 1 };
+
+/** TARFlow on the 7x7x8 latents (patch 1), class-conditional. */
+export const TARFLOW_CONFIG: TarFlowConfig = {
+  inChannels: LATENT_CHANNELS, imgSize: GRID, patchSize: 1, channels: 64, headDim: 32, numBlocks: 3, layersPerBlock: 1, numClasses: 10,
+};
+
+/** Sampling defaults (stored in the checkpoints' sampling.json by training; these are the fallback). */
+export interface SamplingConfig {
+  ditSteps: number;
+  ditSampler: 'euler' | 'heun' | 'euler-maruyama';
+  ditCfg: number;
+  flowGuidance: number;
+  /** Std of the noise augmentation the TARFlow was trained with (0 = none). */
+  flowNoiseStd: number;
+}
+
+export const DEFAULT_SAMPLING: SamplingConfig = { ditSteps: 12, ditSampler: 'heun', ditCfg: 2.0, flowGuidance: 1.0, flowNoiseStd: 0.05 };
+
+/** Component folders inside a models folder. */
+export const COMPONENTS = {
+  classifier: 'classifier',
+  encoder: 'encoder',
+  adapter: 'adapter',
+  featureDecoder: 'feature-decoder',
+  pixelDecoder: 'pixel-decoder',
+  dit: 'dit',
+  tarflow: 'tarflow',
+  ditPixels: 'dit-pixels',
+} as const;
+export type ComponentName = keyof typeof COMPONENTS;

@@ -1,0 +1,84 @@
+// `fae --help` and `fae <command> --help`.
+import type { CommandName } from './args.js';
+
+export const MAIN_HELP = `fae: FAE (Feature Auto-Encoder) end to end on real MNIST digits, on TensorFlow.js
+
+Usage: fae <command> [options]
+
+Commands:
+  demo               sample a labelled grid from the DiT and the TARFlow, reconstruct held-out digits,
+                     print the metrics as JSON (shipped checkpoints; --train retrains everything first)
+  encode [png...]    images -> frozen encoder -> adapter -> FAE latents (safetensors)
+  reconstruct [png...]
+                     images -> latents -> feature decoder -> pixel decoder -> PNG grid + PSNR
+  sample             class-conditional digits from the DiT or the TARFlow -> PNG grid
+  eval               held-out metrics: classifier accuracy and digit FID of samples, feature cosine
+                     and PSNR of reconstructions, linear probes of encoder features vs FAE latents
+  train <stage>      train one stage: classifier, encoder, features, stage-ib, stage-ia, stage-ii, dit,
+                     tarflow, dit-pixels (the pixel-space baseline), or all of them in order
+
+Options for every command:
+  --models <src>     folder, http(s) URL or hub id (org/name) with one sub-folder per component
+                     (default: the shipped checkpoints; for train: <out>/checkpoints)
+  --backend <name>   wasm (default), cpu, webgpu, auto
+  --seed <n>         seed of every random choice (default 0)
+  --out <dir>        where PNGs, JSON and checkpoints go (default ./fae-out)
+  --threads <n>      wasm threads (default 1: fastest for these small models on a busy 2-core CPU)
+  --quiet            no progress bars
+  -h, --help         this help; \`fae <command> --help\` for a command's options
+
+Examples:
+  fae demo                                   # the embedded default, < 2 minutes on 2 CPU cores
+  fae sample --generator tarflow --class 7 --per-class 16 --out out/
+  fae reconstruct digit.png --out out/
+  fae train all --out run1/                  # everything from scratch (see README for timings)
+  fae eval --models run1/checkpoints --out run1/
+
+Exit codes: 0 success, 1 runtime error (unreadable file, bad checkpoint), 2 bad command line.`;
+
+export const COMMAND_HELP: Record<CommandName, string> = {
+  demo: `fae demo [--train] [--per-class n] [--steps n] [--cfg s] [global options]
+
+Loads the components (shipped checkpoints unless --models), samples a labelled 10 x n grid of digits
+from the DiT and from the TARFlow, reconstructs held-out digits, evaluates, and writes
+<out>/demo-dit.png, <out>/demo-tarflow.png, <out>/demo-reconstructions.png, <out>/metrics.json;
+the metrics are also printed as JSON on stdout.
+  --train            first retrain every stage from scratch into <out>/checkpoints (progress bars)
+  --per-class <n>    samples per class in the grids (default 8)
+  --steps <n>        DiT sampling steps (default: the checkpoint's)
+  --cfg <s>          classifier-free guidance scale (default: the checkpoint's)`,
+  encode: `fae encode [image.png ...] [--mnist n] [global options]
+
+Encodes PNG images (any size; resized to 28x28 grey) or the first n held-out MNIST digits
+(--mnist, default 16) to FAE latents; writes <out>/latents.safetensors (latents [N, 7, 7, c], NHWC,
+plus labels when known) and prints the latent shape and statistics.`,
+  reconstruct: `fae reconstruct [image.png ...] [--mnist n] [global options]
+
+Encodes and decodes PNG images or the first n held-out digits (default 16); writes
+<out>/reconstructions.png (originals above reconstructions) and prints PSNR and feature cosine as JSON.`,
+  sample: `fae sample [--generator dit|tarflow] [--class d | --labels 0,1,...] [--per-class n]
+           [--steps n] [--cfg s] [global options]
+
+Generates digits of the requested classes (default: all ten) and writes <out>/samples-<generator>.png,
+one row per requested label, and <out>/samples-<generator>.safetensors (latents and labels).`,
+  eval: `fae eval [--per-class n] [--steps n] [--cfg s] [global options]
+
+Evaluates the components on the held-out digits and writes <out>/metrics.json (also printed):
+classifier accuracy and digit FID of DiT and TARFlow samples, feature cosine and PSNR of
+reconstructions, linear-probe accuracy of encoder features vs FAE latents.`,
+  train: `fae train <stage> [--steps n] [--batch n] [--lr x] [global options]
+
+Stages, in pipeline order (each reads what the earlier ones wrote into the models folder):
+  classifier   the digit classifier used for evaluation (real training digits)
+  encoder      the small DINOv2-architecture ViT, pretrained by masked-image modelling
+  features     cache the frozen encoder's features of the training digits (the stages below
+               do it themselves when the cache is missing or older than the encoder)
+  stage-ib     adapter + feature decoder on the frozen encoder's features (L2 + beta KL)
+  stage-ia     pixel decoder on frozen features + Gaussian noise
+  stage-ii     pixel decoder fine-tuned on reconstructed features
+  dit          LightningDiT, class-conditional, on the FAE latents
+  tarflow      TARFlow, class-conditional, on the FAE latents
+  dit-pixels   the same DiT on raw pixels (the convergence baseline)
+  all          every stage in order, then eval
+The models folder is --models (default <out>/checkpoints); it must be a local folder.`,
+};

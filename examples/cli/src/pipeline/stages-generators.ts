@@ -1,0 +1,133 @@
+// Training the generators on the FAE latents (LightningDiT, TARFlow) and the convergence baseline
+// (the same LightningDiT on raw pixels), with a curve of sample accuracy / digit FID along training.
+import * as tf from '@tensorflow/tfjs-core';
+import { DiffusionTrainer, LightningDiT, latentBatches, sample as sampleDiT } from '@fae/diffusion';
+import { TarFlow, createFlowTrainer } from '@fae/flow';
+import { indexBatches } from '@fae/core';
+import { saveComponent, saveJson } from '../checkpoints.js';
+import { digitsToImages } from '../data/mnist.js';
+import { COMPONENTS, DEFAULT_SAMPLING, DIT_CONFIG, DIT_PIXELS_CONFIG, TARFLOW_CONFIG, type SamplingConfig } from '../digits/config.js';
+import { loadComponent, type ComponentConfigJson } from '../digits/models.js';
+import type { DigitClassifier } from '../models/digit-classifier.js';
+import { judgeSamples, type SampleJudgement } from './judge.js';
+import { localRead } from './stages-fae.js';
+import { progress, stepsFor, subsample, type StageLog, type TrainContext } from './context.js';
+import { join } from 'node:path';
+
+export interface CurvePoint extends SampleJudgement {
+  step: number;
+}
+
+export interface CurveOptions {
+  /** Evaluate every `every` steps (0: only at the end). */
+  every: number;
+  perClass: number;
+  classifier: DigitClassifier;
+  /** Classifier features of held-out digits (the FID reference). */
+  reference: Float32Array;
+  /** latents [B, h, w, c] -> grey-able images [B, 28, 28, C] in [0, 1]. */
+  toImages: (x: tf.Tensor) => tf.Tensor;
+}
+
+const EVAL_STEPS = 10;
+
+async function ditCurvePoint(model: LightningDiT, step: number, o: CurveOptions, seed: number, cfg: number): Promise<CurvePoint> {
+  const labels = Array.from({ length: 10 * o.perClass }, (_, i) => i % 10);
+  const y = tf.tensor1d(labels, 'int32');
+  const x = await sampleDiT({ model, labels: y, steps: EVAL_STEPS, sampler: 'heun', seed, guidance: cfg !== 1 ? { scale: cfg } : null });
+  y.dispose();
+  const images = o.toImages(x);
+  x.dispose();
+  const j = await judgeSamples(o.classifier, images, labels, o.reference);
+  images.dispose();
+  return { step, ...j };
+}
+
+/** LightningDiT on latents (or pixels) with an EMA; a curve of sample quality every `curve.every` steps. */
+async function trainDiT(ctx: TrainContext, name: 'dit' | 'ditPixels', data: { x: tf.Tensor4D; labels: tf.Tensor1D }, curve: CurveOptions | null, sampling: SamplingConfig): Promise<StageLog> {
+  const config = name === 'dit' ? DIT_CONFIG : DIT_PIXELS_CONFIG;
+  const steps = stepsFor(ctx, 150);
+  const model = new LightningDiT(config, { seed: ctx.seed + 21 });
+  const evalModel = new LightningDiT(config, { seed: ctx.seed + 21 });
+  const trainer = new DiffusionTrainer({
+    model, steps, lr: ctx.lr ?? 5e-4, emaDecay: 0.98, clipNorm: 1, seed: ctx.seed + 22,
+    data: latentBatches(data.x, data.labels, { batchSize: ctx.batch ?? 32, seed: ctx.seed + 23 }),
+    onProgress: (p) => bar.update(p.step, { loss: p.loss }),
+  });
+  const label = name === 'dit' ? 'LightningDiT on FAE latents' : 'LightningDiT on pixels (baseline)';
+  const bar = progress(ctx, label, steps);
+  const losses: number[] = [];
+  const points: CurvePoint[] = [];
+  const t0 = Date.now();
+  let evalSeconds = 0;
+  try {
+    const every = curve?.every || steps;
+    for (let until = Math.min(every, steps); ; until = Math.min(until + every, steps)) {
+      losses.push(...(await trainer.run({ until })).losses);
+      if (curve) {
+        const te = Date.now();
+        trainer.copyEmaTo(evalModel);
+        points.push(await ditCurvePoint(evalModel, until, curve, ctx.seed + 99, sampling.ditCfg));
+        evalSeconds += (Date.now() - te) / 1000;
+        if (!ctx.quiet) ctx.log(`  ${label} step ${until}: accuracy ${points.at(-1)!.accuracy.toFixed(3)}, digit FID ${points.at(-1)!.fid.toFixed(2)}`);
+      }
+      if (until >= steps) break;
+    }
+    bar.done();
+    trainer.copyEmaTo(evalModel);
+    await saveComponent(ctx.modelsDir, COMPONENTS[name], evalModel, { class: 'LightningDiT', config: evalModel.config, trained: { steps, ema: 0.98 } } satisfies ComponentConfigJson);
+    return { stage: name === 'dit' ? 'dit' : 'dit-pixels', steps, seconds: (Date.now() - t0) / 1000 - evalSeconds, evalSeconds, losses: subsample(losses), curve: points };
+  } finally {
+    trainer.dispose();
+    model.dispose();
+    evalModel.dispose();
+  }
+}
+
+export function trainDiTOnLatents(ctx: TrainContext, latents: { latents: tf.Tensor4D; labels: tf.Tensor1D }, curve: CurveOptions | null, sampling = DEFAULT_SAMPLING): Promise<StageLog> {
+  return trainDiT(ctx, 'dit', { x: latents.latents, labels: latents.labels }, curve, sampling);
+}
+
+/** The baseline: the same DiT (patch 4 instead of 1: also 49 tokens) on grey pixels in [-1, 1]. */
+export async function trainDiTOnPixels(ctx: TrainContext, curve: CurveOptions | null, sampling = DEFAULT_SAMPLING): Promise<StageLog> {
+  const x = digitsToImages(ctx.split.train, 1); // [N, 28, 28, 1]
+  const labels = tf.tensor1d(ctx.split.train.labels, 'int32');
+  try {
+    return await trainDiT(ctx, 'ditPixels', { x, labels }, curve, sampling);
+  } finally {
+    tf.dispose([x, labels]);
+  }
+}
+
+/** TARFlow on the latents: NLL with Gaussian noise augmentation and label dropout (for guidance). */
+export async function trainTarFlow(ctx: TrainContext, latents: { latents: tf.Tensor4D; labels: tf.Tensor1D }, sampling = DEFAULT_SAMPLING): Promise<StageLog> {
+  const steps = stepsFor(ctx, 400);
+  const model = new TarFlow({ ...TARFLOW_CONFIG, seed: ctx.seed + 31 });
+  const n = latents.latents.shape[0];
+  const data = indexBatches(n, (idx) => tf.tidy(() => {
+    const i = tf.tensor1d(idx, 'int32');
+    return { latents: tf.gather(latents.latents, i), labels: tf.gather(latents.labels, i) };
+  }), { batchSize: ctx.batch ?? 32, seed: ctx.seed + 32 });
+  const bar = progress(ctx, 'TARFlow on FAE latents', steps);
+  const { trainer, optimizer } = createFlowTrainer({
+    model, data, steps, lr: ctx.lr ?? 1e-3, warmupSteps: Math.min(10, steps), clipNorm: 1, seed: ctx.seed + 33,
+    noiseStd: sampling.flowNoiseStd, dropLabel: 0.1, onProgress: (p) => bar.update(p.step, { loss: p.loss }),
+  });
+  const t0 = Date.now();
+  try {
+    const r = await trainer.run();
+    bar.done();
+    model.eval();
+    await saveComponent(ctx.modelsDir, COMPONENTS.tarflow, model, { class: 'TarFlow', config: TARFLOW_CONFIG, trained: { steps, noiseStd: sampling.flowNoiseStd } } satisfies ComponentConfigJson);
+    return { stage: 'tarflow', steps, seconds: (Date.now() - t0) / 1000, losses: subsample(r.losses) };
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+  }
+}
+
+export async function writeSampling(ctx: TrainContext, sampling: SamplingConfig): Promise<void> {
+  await saveJson(join(ctx.modelsDir, 'sampling.json'), sampling);
+}
+
+export { loadComponent, localRead };

@@ -1,0 +1,83 @@
+// End to end on the shipped checkpoints: `fae demo` writes the three PNG grids and metrics that are
+// numbers in their valid ranges, the reconstructions keep the encoder's features; plus the typed
+// errors of the commands (missing models folder, unreadable image) and a one-stage training run.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { describeBackends } from '@fae/testing';
+import { decodePng } from '@fae/core';
+import { main } from '../src/main.js';
+import { SHIPPED_CHECKPOINTS } from '../src/checkpoints.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'fae-cli-test-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { stdout: (s: string) => void out.push(s), stderr: (s: string) => void err.push(s) }, out, err };
+}
+
+describeBackends('fae CLI end to end', ({ backend }) => {
+  it.skipIf(!existsSync(join(SHIPPED_CHECKPOINTS, 'dit', 'model.safetensors')))('demo samples labelled grids, reconstructs held-out digits and prints metrics', async () => {
+    const out = join(tmp, `demo-${backend}`);
+    const c = capture();
+    const code = await main(['demo', '--backend', backend, '--out', out, '--per-class', '2', '--quiet'], c.io);
+    expect(c.err.join(''), c.err.join('')).toBe('');
+    expect(code).toBe(0);
+    const result = JSON.parse(c.out.join(''));
+    for (const key of ['dit', 'tarflow', 'reconstructions'] as const) {
+      const png = decodePng(readFileSync(result.outputs[key]));
+      expect(png.width).toBeGreaterThan(28);
+      expect(png.height).toBeGreaterThan(28);
+    }
+    const dit = decodePng(readFileSync(result.outputs.dit));
+    expect(dit.height).toBeGreaterThan(10 * 28); // ten labelled rows
+    const m = result.metrics;
+    expect(m.classifier.heldOutAccuracy).toBeGreaterThan(0.9);
+    for (const g of ['dit', 'tarflow']) {
+      // The shipped generators are briefly trained (near-chance accuracy, see the README): only the
+      // validity of the numbers is checked here.
+      expect(m.generation[g].n).toBe(20);
+      expect(m.generation[g].accuracy).toBeGreaterThanOrEqual(0);
+      expect(m.generation[g].accuracy).toBeLessThanOrEqual(1);
+      expect(m.generation[g].fid).toBeGreaterThan(0);
+      expect(Number.isFinite(m.generation[g].fid)).toBe(true);
+    }
+    // The FAE round trip keeps the frozen encoder's features (shipped: 0.987 on 300 digits).
+    expect(m.reconstruction.featureCosine).toBeGreaterThan(0.95);
+    expect(m.reconstruction.featureCosine).toBeLessThanOrEqual(1);
+    expect(m.reconstruction.psnr).toBeGreaterThan(12);
+    expect(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')).metrics.generation.dit.n).toBe(20);
+  });
+}, { backends: ['wasm'] });
+
+describeBackends('fae CLI errors', () => {
+  it('a missing models folder is a clear error with exit code 1', async () => {
+    const c = capture();
+    const code = await main(['sample', '--models', join(tmp, 'nope'), '--out', join(tmp, 'o1'), '--quiet'], c.io);
+    expect(code).toBe(1);
+    expect(c.err.join('')).toMatch(/InputFileError: .*nope: models folder not found/);
+  });
+  it('an unreadable image is a clear error with exit code 1', async () => {
+    const bad = join(tmp, 'bad.png');
+    writeFileSync(bad, 'not a png');
+    const c = capture();
+    expect(await main(['reconstruct', bad, '--out', join(tmp, 'o2'), '--quiet'], c.io)).toBe(1);
+    expect(c.err.join('')).toMatch(/bad\.png: cannot decode as PNG or JPEG/);
+    const c2 = capture();
+    expect(await main(['reconstruct', join(tmp, 'missing.png'), '--out', join(tmp, 'o2'), '--quiet'], c2.io)).toBe(1);
+    expect(c2.err.join('')).toMatch(/missing\.png: no such file/);
+  });
+  it('a component folder without weights names the missing file', async () => {
+    const models = join(tmp, 'partial');
+    const c = capture();
+    expect(await main(['train', 'classifier', '--steps', '2', '--models', models, '--out', join(tmp, 'o3'), '--quiet'], c.io)).toBe(0);
+    expect(existsSync(join(models, 'classifier', 'model.safetensors'))).toBe(true);
+    expect(JSON.parse(readFileSync(join(models, 'logs', 'classifier.json'), 'utf8')).steps).toBe(2);
+    const c2 = capture();
+    expect(await main(['sample', '--models', models, '--out', join(tmp, 'o3'), '--quiet'], c2.io)).toBe(1);
+    expect(c2.err.join("")).toMatch(/adapter\/config\.json: missing: the models folder has no adapter\/config\.json/);
+  });
+}, { backends: ['wasm'] });
