@@ -138,8 +138,9 @@ async function startOne(name: string, opts: InitBackendOptions): Promise<Backend
   }
   if (name === 'wasm') {
     const simd = tf.env().getAsync ? await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT').catch(() => false) : false;
-    const mod = await importOptional(PACKAGE_OF.wasm);
-    const threads = wasmThreads ?? mod.getThreadsCount?.() ?? 1;
+    // In a browser the package may be bundled under another name: read the count only where it resolves.
+    const mod = await importOptional(PACKAGE_OF.wasm).catch(() => null);
+    const threads = wasmThreads ?? mod?.getThreadsCount?.() ?? 1;
     info.features = [simd ? 'simd' : 'no-simd', threads > 1 ? `threads:${threads}` : 'single-thread'];
     if (wasmThreadsNote && threads <= 1) info.features.push(`note: ${wasmThreadsNote}`);
     info.adapter = 'WebAssembly (XNNPACK)';
