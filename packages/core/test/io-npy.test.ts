@@ -79,7 +79,7 @@ describe('npy / npz', () => {
   });
 
   it('numpy reads our .npz and we read numpy\'s savez / savez_compressed', async (ctx) => {
-    if (!hasNumpy) ctx.skip();
+    if (!hasNumpy) ctx.skip('python3 with numpy is not installed: the cross-check against numpy cannot run');
     for (const compress of [false, true]) {
       const path = join(tmp, `ours-${compress}.npz`);
       writeFileSync(path, writeNpz(arrays, { compress }));

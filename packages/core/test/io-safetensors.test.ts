@@ -128,7 +128,7 @@ describe('safetensors: files (Node)', () => {
 
   it('PyTorch-side readers accept what we write (Python + NumPy reimplementation of the reference checks)', async (ctx) => {
     const py = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' });
-    if (py.status !== 0) ctx.skip();
+    if (py.status !== 0) ctx.skip('python3 with numpy is not installed: the Python-side reader check cannot run');
     const path = join(tmp, 'py.safetensors');
     const src = allDtypes();
     delete (src as Record<string, unknown>).bf16; // NumPy has no bfloat16

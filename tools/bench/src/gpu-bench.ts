@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { initBackend, installNodeWebGPU } from '@fae/core';
-import { VitBlock, vitBlockFlops, type Timing } from './workloads.js';
+import { VitBlock, readOneElement, timeIt, vitBlockFlops, type Timing } from './workloads.js';
 
 const quick = process.argv.includes('--quick');
 const outIdx = process.argv.indexOf('--out');
@@ -15,25 +15,9 @@ const outDir = outIdx > 0 ? process.argv[outIdx + 1] : join(process.cwd(), 'benc
 const kernelsIdx = process.argv.indexOf('--kernels');
 const kernels = kernelsIdx > 0 ? process.argv[kernelsIdx + 1] : 'fae';
 
-/** GPU timing: queue the work, then read back one element (in-order queue => all work done). */
-async function timeGpu(name: string, fn: () => tf.Tensor | tf.Tensor[], opts: { iters?: number; warmup?: number; flops?: number } = {}): Promise<Timing> {
-  const run = async () => {
-    const out = fn();
-    const list = Array.isArray(out) ? out : [out];
-    const probe = tf.tidy(() => tf.slice(tf.reshape(list[list.length - 1], [-1]), [0], [1]));
-    await probe.data();
-    tf.dispose([...list, probe]);
-  };
-  for (let i = 0; i < (opts.warmup ?? 2); i++) await run();
-  const times: number[] = [];
-  for (let i = 0; i < (opts.iters ?? 10); i++) {
-    const t0 = performance.now();
-    await run();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  const ms = times[Math.floor(times.length / 2)];
-  return { name, ms, flops: opts.flops, gflops: opts.flops ? opts.flops / ms / 1e6 : undefined };
+/** GPU timing: median of 10 (after 2 warm-ups), waiting on one read-back element per run. */
+function timeGpu(name: string, fn: () => tf.Tensor | tf.Tensor[], opts: { iters?: number; warmup?: number; flops?: number } = {}): Promise<Timing> {
+  return timeIt(name, fn, { warmup: 2, iters: 10, ...opts, settle: readOneElement });
 }
 
 await installNodeWebGPU();

@@ -33,12 +33,32 @@ export interface Timing {
   note?: string;
 }
 
-/** Median time of `iters` runs after `warmup` runs; each run awaits its output. */
-export async function timeIt(name: string, fn: () => tf.Tensor | tf.Tensor[] | Promise<tf.Tensor | tf.Tensor[]>, opts: { warmup?: number; iters?: number; flops?: number } = {}): Promise<Timing> {
+/** Waits until every output is computed: reads them all back (CPU backends). */
+export async function readAll(list: tf.Tensor[]): Promise<void> {
+  await Promise.all(list.map((t) => t.data()));
+}
+
+/**
+ * GPU backends: reads back one element of the last output. The queue runs in order, so every
+ * queued kernel has finished, without timing a full download.
+ */
+export async function readOneElement(list: tf.Tensor[]): Promise<void> {
+  const probe = tf.tidy(() => tf.slice(tf.reshape(list[list.length - 1], [-1]), [0], [1]));
+  await probe.data();
+  probe.dispose();
+}
+
+/** Median time of `iters` runs after `warmup` runs; each run waits for its outputs with `settle`. */
+export async function timeIt(
+  name: string,
+  fn: () => tf.Tensor | tf.Tensor[] | Promise<tf.Tensor | tf.Tensor[]>,
+  opts: { warmup?: number; iters?: number; flops?: number; settle?: (outputs: tf.Tensor[]) => Promise<void> } = {},
+): Promise<Timing> {
+  const settle = opts.settle ?? readAll;
   const run = async () => {
     const out = await fn();
     const list = Array.isArray(out) ? out : [out];
-    await Promise.all(list.map((t) => t.data()));
+    await settle(list);
     tf.dispose(list);
   };
   for (let i = 0; i < (opts.warmup ?? 1); i++) await run();
