@@ -85,15 +85,11 @@ export function parseHeaderJson(jsonBytes: Uint8Array, source: string, dataSize?
   return { headerSize: jsonBytes.byteLength, tensors, metadata };
 }
 
-/** A TensorStore over a whole safetensors file already in memory. */
-export class SafetensorsBytes implements TensorStore {
-  readonly header: SafetensorsHeader;
-  private readonly dataStart: number;
-  constructor(private readonly bytes: Uint8Array, readonly source = 'safetensors bytes') {
-    const n = readHeaderLength(bytes, source, bytes.byteLength);
-    this.dataStart = 8 + n;
-    this.header = parseHeaderJson(bytes.subarray(8, 8 + n), source, bytes.byteLength - 8 - n);
-  }
+/** What every safetensors store shares: the parsed header, names, shapes and metadata. */
+abstract class SafetensorsHeaderStore {
+  protected constructor(readonly header: SafetensorsHeader, protected readonly dataStart: number) {}
+  abstract readonly source: string;
+  abstract read(key: string): Promise<TypedArray>;
   get metadata(): Record<string, string> {
     return this.header.metadata;
   }
@@ -104,12 +100,25 @@ export class SafetensorsBytes implements TensorStore {
     const e = this.header.tensors.get(key);
     return e && { dtype: e.dtype, shape: e.shape.slice() };
   }
+  /** The header entry of `key`, or a WeightsFormatError naming the file. */
+  protected entry(key: string): SafetensorsEntry {
+    const e = this.header.tensors.get(key);
+    if (!e) throw new WeightsFormatError(this.source, `no tensor named '${key}'`);
+    return e;
+  }
+}
+
+/** A TensorStore over a whole safetensors file already in memory. */
+export class SafetensorsBytes extends SafetensorsHeaderStore implements TensorStore {
+  constructor(private readonly bytes: Uint8Array, readonly source = 'safetensors bytes') {
+    const n = readHeaderLength(bytes, source, bytes.byteLength);
+    super(parseHeaderJson(bytes.subarray(8, 8 + n), source, bytes.byteLength - 8 - n), 8 + n);
+  }
   async read(key: string): Promise<TypedArray> {
     return this.readSync(key);
   }
   readSync(key: string): TypedArray {
-    const e = this.header.tensors.get(key);
-    if (!e) throw new WeightsFormatError(this.source, `no tensor named '${key}'`);
+    const e = this.entry(key);
     return decodeTensorBytes(this.bytes.subarray(this.dataStart + e.begin, this.dataStart + e.end), e.dtype);
   }
 }
@@ -118,8 +127,10 @@ export class SafetensorsBytes implements TensorStore {
  * A TensorStore over a safetensors file reached through a ByteSource (a local file, a URL): the
  * header is read first, then each tensor's byte range only when it is asked for.
  */
-export class SafetensorsSourceStore implements TensorStore {
-  private constructor(private readonly src: ByteSource, readonly header: SafetensorsHeader, private readonly dataStart: number) {}
+export class SafetensorsSourceStore extends SafetensorsHeaderStore implements TensorStore {
+  private constructor(private readonly src: ByteSource, header: SafetensorsHeader, dataStart: number) {
+    super(header, dataStart);
+  }
 
   static async open(src: ByteSource): Promise<SafetensorsSourceStore> {
     const n = readHeaderLength(await src.read(0, Math.min(8, src.size)), src.name, src.size);
@@ -129,25 +140,13 @@ export class SafetensorsSourceStore implements TensorStore {
   get source(): string {
     return this.src.name;
   }
-  get metadata(): Record<string, string> {
-    return this.header.metadata;
-  }
-  keys(): string[] {
-    return [...this.header.tensors.keys()];
-  }
-  info(key: string): TensorInfo | undefined {
-    const e = this.header.tensors.get(key);
-    return e && { dtype: e.dtype, shape: e.shape.slice() };
-  }
   /** The tensor's raw little-endian bytes. */
   async readBytes(key: string): Promise<Uint8Array> {
-    const e = this.header.tensors.get(key);
-    if (!e) throw new WeightsFormatError(this.src.name, `no tensor named '${key}'`);
+    const e = this.entry(key);
     return this.src.read(this.dataStart + e.begin, e.end - e.begin);
   }
   async read(key: string): Promise<TypedArray> {
-    const e = this.header.tensors.get(key);
-    if (!e) throw new WeightsFormatError(this.src.name, `no tensor named '${key}'`);
+    const e = this.entry(key);
     return decodeTensorBytes(await this.readBytes(key), e.dtype, this.src.name);
   }
   async close(): Promise<void> {
