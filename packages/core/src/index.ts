@@ -8,6 +8,7 @@ export * from './nn/index.js';
 export * from './train/index.js';
 export * from './image/index.js';
 export * from './backend/wasm-threads-node.js';
+export * from './backend/wasm-kernels.js';
 export * from './webgpu/register.js';
 export * from './ops/many.js';
 export * from './webgpu/index.js';

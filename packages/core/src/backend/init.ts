@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BackendUnavailableError } from '../errors.js';
 import { startWasmWithThreads } from './wasm-threads-node.js';
 import { registerFaeWebGPUKernels } from '../webgpu/register.js';
+import { registerFaeWasmKernels } from './wasm-kernels.js';
 
 export type BackendName = 'auto' | 'webgpu' | 'wasm' | 'cpu' | 'webgl' | 'tensorflow' | (string & {});
 
@@ -37,6 +38,11 @@ export interface InitBackendOptions {
    * where compiling the larger shaders costs more than it saves.
    */
   webgpuKernels?: 'auto' | 'fae' | 'tfjs';
+  /**
+   * wasm: use FAE's kernels for BatchMatMul (batched / transposed products on XNNPACK), Slice, SplitV,
+   * Unpack, Concat and rank-5+ Transpose in place of tfjs's slow paths (default 'fae'; 'tfjs' opts out).
+   */
+  wasmKernels?: 'fae' | 'tfjs';
   /** `auto` only: also accept a software WebGPU adapter (llvmpipe/SwiftShader); default false (wasm is faster). */
   allowSoftwareWebGPU?: boolean;
   /** wasm: where the .wasm files live (folder or URL ending in '/'). Defaults to node_modules in Node. */
@@ -144,6 +150,7 @@ async function startOne(name: string, opts: InitBackendOptions): Promise<Backend
     info.features = [simd ? 'simd' : 'no-simd', threads > 1 ? `threads:${threads}` : 'single-thread'];
     if (wasmThreadsNote && threads <= 1) info.features.push(`note: ${wasmThreadsNote}`);
     info.adapter = 'WebAssembly (XNNPACK)';
+    if ((opts.wasmKernels ?? 'fae') === 'fae' && registerFaeWasmKernels()) info.features.push('fae-kernels');
   }
   if (name === 'cpu') info.adapter = 'JavaScript (tfjs-backend-cpu)';
   if (name === 'tensorflow') info.adapter = 'libtensorflow (tfjs-node)';

@@ -114,9 +114,10 @@ export class MultiHeadAttention extends Module {
       const h = this.numHeads;
       const dh = this.headDim;
       if (this.qkv) {
-        const qkv = tf.reshape(this.qkv.forward(x), [b, t, 3, h, dh]); // [B, T, 3, H, Dh]
-        const perm = tf.transpose(qkv, [2, 0, 3, 1, 4]); // [3, B, H, T, Dh]
-        const [q, k, v] = tf.unstack(perm, 0); // 3 x [B, H, T, Dh]
+        // Output channels are ordered (3, H, Dh): unstack the 3 first, then split heads (4-D
+        // transposes only: rank-5 transposes are a slow path on wasm).
+        const qkv = tf.reshape(this.qkv.forward(x), [b, t, 3, h * dh]); // [B, T, 3, D]
+        const [q, k, v] = tf.unstack(qkv, 2).map((p) => splitHeads(p, h)); // 3 x [B, H, T, Dh]
         return [q, k, v] as [tf.Tensor, tf.Tensor, tf.Tensor];
       }
       return [splitHeads(this.q!.forward(x), h), splitHeads(this.k!.forward(x), h), splitHeads(this.v!.forward(x), h)];

@@ -30,10 +30,29 @@ export type RotaryPairing = 'interleaved' | 'half';
 export function rotateHalfInterleaved(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const d = x.shape[x.rank - 1];
-    const pairs = tf.reshape(x, [-1, d / 2, 2]); // [N, D/2, 2]
-    const [x1, x2] = tf.split(pairs, 2, 2); // 2 x [N, D/2, 1]
-    return tf.reshape(tf.concat([tf.neg(x2), x1], 2), x.shape); // [..., D]
+    const rows = tf.reshape(x, [-1, d]); // [N, D]
+    return tf.reshape(tf.matMul(rows, rotationMatrix(d)), x.shape); // [..., D]
   });
+}
+
+const rotations = new Map<number, Float32Array>();
+
+/**
+ * R [D, D] with x @ R = interleaved rotate_half(x): R[2i+1, 2i] = -1, R[2i, 2i+1] = 1. One plain
+ * matmul instead of a split of the last axis into pairs and a concat (both slow paths on wasm, three
+ * kernels on WebGPU); exact in float32 (each output is one +-x term plus zeros).
+ */
+function rotationMatrix(d: number): tf.Tensor2D {
+  let r = rotations.get(d);
+  if (!r) {
+    r = new Float32Array(d * d);
+    for (let i = 0; i < d / 2; i++) {
+      r[(2 * i + 1) * d + 2 * i] = -1;
+      r[2 * i * d + 2 * i + 1] = 1;
+    }
+    rotations.set(d, r);
+  }
+  return tf.tensor2d(r, [d, d]);
 }
 
 /** Split-half rotate_half in each of `groups` equal channel groups: [a, b] -> [-b, a] per group. */
