@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { StateDictError, type StateDictProblem } from '../errors.js';
 import { MemoryTensorStore, readFloat32, shapeSize, type TensorStore } from '../io/store.js';
 import { fromTorch, ourShape, toTorch, type Layout } from './layout.js';
+import { deriveSeed, isSeededInitializer, type SeededInitializer } from './init.js';
 
 export interface ParameterEntry {
   variable: tf.Variable;
@@ -47,6 +48,8 @@ export class Module {
   private readonly _params = new Map<string, ParameterEntry>();
   private readonly _buffers = new Map<string, BufferEntry>();
   private readonly _children = new Map<string, Module>();
+  /** Parameters drawn by a seeded initialiser, with the value (dataId) drawn last: redrawn on attach while untouched. */
+  private readonly _seeded = new Map<string, { init: SeededInitializer; dataId: unknown }>();
   private _disposed = false;
 
   /** Name of the class, used in error messages. */
@@ -57,17 +60,21 @@ export class Module {
   /**
    * Registers a parameter. `torchShape` is its shape in PyTorch; the variable holds it in `layout`.
    * `init` gives the initial value (our layout) or is a tensor (our layout; ownership is taken).
+   * A seeded initialiser (init.* with a seed) draws from deriveSeed(seed, name) here and again from
+   * deriveSeed(seed, full path) whenever the module is attached (addModule), unless assigned since.
    */
   protected addParameter(name: string, torchShape: number[], init: Initializer | tf.Tensor, layout: Layout = 'plain'): tf.Variable {
     this.assertFreeName(name);
     const shape = ourShape(torchShape, layout);
-    const value = init instanceof tf.Tensor ? init : init(shape);
+    const seeded = isSeededInitializer(init) ? init : null;
+    const value = init instanceof tf.Tensor ? init : seeded ? seeded.draw(shape, deriveSeed(seeded.seed, name)) : init(shape);
     if (!arraysEqual(value.shape, shape)) {
       throw new Error(`${this.typeName}.${name}: initial value has shape [${value.shape}] but the parameter is [${shape}]`);
     }
     const variable = tf.variable(value, true);
     if (!(init instanceof tf.Tensor) || value !== variable) value.dispose();
     this._params.set(name, { variable, layout, torchShape: torchShape.slice(), trainable: true });
+    if (seeded) this._seeded.set(name, { init: seeded, dataId: variable.dataId });
     return variable;
   }
 
@@ -95,11 +102,30 @@ export class Module {
     return b.tensor;
   }
 
-  /** Registers a child module under `name` (its keys become `name.<key>`). */
+  /**
+   * Registers a child module under `name` (its keys become `name.<key>`). Seeded parameters of the
+   * child's tree are redrawn from their seed and their path under this module (`name.<key>`), so
+   * the final weights depend on (seed, full path) only, never on what was constructed before.
+   */
   protected addModule<M extends Module>(name: string, module: M): M {
     this.assertFreeName(name);
     this._children.set(name, module);
+    module.redrawSeeded(`${name}.`);
     return module;
+  }
+
+  /** Redraws each seeded parameter of this subtree from deriveSeed(seed, prefix + key); one assigned since its last draw (loaded, re-initialised) is kept and no longer tracked. */
+  private redrawSeeded(prefix: string): void {
+    for (const [name, s] of this._seeded) {
+      const v = this._params.get(name)!.variable;
+      if (v.isDisposed || v.dataId !== s.dataId) {
+        this._seeded.delete(name);
+        continue;
+      }
+      tf.tidy(() => v.assign(s.init.draw(v.shape, deriveSeed(s.init.seed, prefix + name))));
+      s.dataId = v.dataId;
+    }
+    for (const [name, c] of this._children) c.redrawSeeded(`${prefix}${name}.`);
   }
 
   private assertFreeName(name: string): void {
