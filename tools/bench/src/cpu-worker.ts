@@ -1,49 +1,53 @@
 // One CPU benchmark configuration in its own process (a wasm thread count is fixed at start-up).
-//   node --import tsx src/cpu-worker.ts tfjs wasm <threads>
-//   node --import tsx src/cpu-worker.ts tfjs cpu
-//   node --import tsx src/cpu-worker.ts ort <threads>
-// Prints one JSON line: { engine, backend, threads, results: Timing[] }.
+//   node --import tsx --import ./src/use-sources.mjs src/cpu-worker.ts tfjs wasm <threads> [--quick]
+//   node --import tsx --import ./src/use-sources.mjs src/cpu-worker.ts tfjs cpu [--quick]
+//   node --import tsx --import ./src/use-sources.mjs src/cpu-worker.ts ort <threads> [--quick]
+// Prints one JSON line: { engine, backend, threads, results: Timing[] }. --quick: small matmul and
+// block shapes, tiny model configs at batch 1 (a smoke run).
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@fae/core';
 import { VitBlock, timeIt, vitBlockFlops, type Timing } from './workloads.js';
 import { ortBlockSession, ortMatmulSession } from './ort-graphs.js';
 
-const [engine, a1, a2] = process.argv.slice(2);
-const MM = 1024;
-const [B, T, D, H] = [8, 256, 384, 6]; // ViT-S block, 8 x 256 tokens
+const quickShapes = process.argv.includes('--quick');
+const [engine, a1, a2] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const MM = quickShapes ? 256 : 1024;
+const [B, T, D, H] = quickShapes ? [1, 64, 384, 6] : [8, 256, 384, 6]; // ViT-S block, 8 x 256 tokens
 
 async function tfjsBench(backend: string, threads: number): Promise<Timing[]> {
   const info = await initBackend(backend, { wasmThreads: threads });
   const results: Timing[] = [];
-  const quick = backend === 'cpu';
+  const oneRun = backend === 'cpu'; // tfjs's pure-JS backend: one timed run each
   const a = tf.randomNormal([MM, MM], 0, 1, 'float32', 1);
   const b = tf.randomNormal([MM, MM], 0, 1, 'float32', 2);
-  results.push(await timeIt(`matmul ${MM}^3`, () => tf.matMul(a, b), { flops: 2 * MM ** 3, iters: quick ? 1 : 5 }));
+  results.push(await timeIt(`matmul ${MM}^3`, () => tf.matMul(a, b), { flops: 2 * MM ** 3, iters: oneRun ? 1 : 5 }));
   const block = new VitBlock(D, H);
   const x = tf.randomNormal([B, T, D], 0, 1, 'float32', 3);
-  results.push(await timeIt(`ViT-S block fwd ${B}x${T}x${D}`, () => block.forward(x), { flops: vitBlockFlops(B, T, D), iters: quick ? 1 : 3, warmup: quick ? 0 : 1 }));
+  results.push(await timeIt(`ViT-S block fwd ${B}x${T}x${D}`, () => block.forward(x), { flops: vitBlockFlops(B, T, D), iters: oneRun ? 1 : 3, warmup: oneRun ? 0 : 1 }));
   const vars = [...block.trainableVariables().values()];
   results.push(await timeIt(`ViT-S block fwd+bwd`, () => {
     const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(block.forward(x))) as tf.Scalar, vars);
     return [value, ...Object.values(grads)];
-  }, { flops: 3 * vitBlockFlops(B, T, D), iters: quick ? 1 : 3, warmup: quick ? 0 : 1 }));
+  }, { flops: 3 * vitBlockFlops(B, T, D), iters: oneRun ? 1 : 3, warmup: oneRun ? 0 : 1 }));
   tf.dispose([a, b, x]);
   block.dispose();
-  results.push(...(await modelWorkloads(quick)));
+  // The pure-JS backend would take minutes per model workload: only the tiny ones of --quick there.
+  if (backend !== 'cpu' || quickShapes) results.push(...(await modelWorkloads()));
   console.error(`[bench] ${backend}: ${info.adapter} ${info.features.join(' ')}`);
   return results;
 }
 
 /** Whole-model workloads, where the model packages provide them (skipped with a note otherwise). */
-async function modelWorkloads(quick: boolean): Promise<Timing[]> {
-  if (quick) return [];
+async function modelWorkloads(): Promise<Timing[]> {
   const out: Timing[] = [];
   const { modelBenchmarks } = await import('./model-workloads.js');
-  for (const w of modelBenchmarks()) {
+  for (const w of modelBenchmarks({ quick: quickShapes })) {
     try {
       out.push(await w());
+      console.error(`[bench]   ${out.at(-1)!.name}: ${out.at(-1)!.ms.toFixed(1)} ms`);
     } catch (e) {
       out.push({ name: (e as { workload?: string }).workload ?? 'model workload', ms: NaN, note: `skipped: ${(e as Error).message}` });
+      console.error(`[bench]   ${out.at(-1)!.name} failed:`, e);
     }
   }
   return out;

@@ -1,13 +1,32 @@
-// `npm run bench:gpu` (issue: speed on the GPU): tfjs on WebGPU for the workloads below, written
-// as JSON + a markdown table. On the GPU machine the PyTorch script tools/bench/py/torch_bench.py
-// times the same shapes in the same call (tools/bench/device/run-gpu.sh runs both).
-//   node gpu-bench.mjs [--quick] [--out DIR]
+// `npm run bench:gpu` (issue #10: speed on the GPU): tfjs on WebGPU for the kernel-level workloads
+// (matmul, a ViT-B block) and the whole-model workloads (model-workloads.ts), written as JSON + a
+// markdown table. On the GPU machine the PyTorch script tools/bench/py/torch_bench.py times the same
+// shapes in the same call (tools/bench/device/run-gpu.sh runs both); when its torch.json is in the
+// output folder, a side-by-side table follows.
+//   node gpu-bench.mjs [--quick] [--out DIR] [--kernels fae|tfjs] [--profile] [--no-models]
+// From the sources (software Vulkan where scripts/lavapipe.mjs installed it, re-executing itself
+// with that environment):
+//   node --import tsx --import ./tools/bench/src/use-sources.mjs tools/bench/src/gpu-bench.ts --quick
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initBackend, installNodeWebGPU } from '@fae/core';
+import { initBackend, installNodeWebGPU, registerFaeWebGPUKernels } from '@fae/core';
+import { softwareVulkanEnv } from '../../testing/src/backends-env.js';
+// @fae/core registers tfjs's op gradients from its index.ts, which its package.json does not list as
+// having side effects: esbuild's bundle skips that file when every named import resolves past it
+// (and with it the gradients: "gradient function not found"). Import the registration itself.
+import '../../../packages/core/src/register-gradients.js';
+import { machineInfo } from './machine.js';
+import { modelBenchmarks } from './model-workloads.js';
 import { VitBlock, readOneElement, timeIt, vitBlockFlops, type Timing } from './workloads.js';
+
+// Dawn finds lavapipe only through the environment the process starts with.
+const vk = softwareVulkanEnv();
+if (Object.keys(vk).length && !process.env.FAE_BENCH_CHILD) {
+  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, ...vk, FAE_BENCH_CHILD: '1' } });
+  process.exit(r.status ?? 1);
+}
 
 const quick = process.argv.includes('--quick');
 const outIdx = process.argv.indexOf('--out');
@@ -24,10 +43,10 @@ await installNodeWebGPU();
 await import('@tensorflow/tfjs-backend-webgpu'); // bundled; registers the backend now that navigator.gpu exists
 const info = await initBackend('webgpu', { webgpuKernels: 'tfjs' });
 if (kernels === 'fae') {
-  const { registerFaeWebGPUKernels } = await import('@fae/core');
   if (!registerFaeWebGPUKernels()) throw new Error('could not register FAE WebGPU kernels');
 }
 const results: Timing[] = [];
+// Kernel-level shapes (py/torch_bench.py: the same lists).
 for (const n of quick ? [256, 512] : [1024, 2048, 4096]) {
   const a = tf.randomNormal([n, n], 0, 1, 'float32', 1);
   const b = tf.randomNormal([n, n], 0, 1, 'float32', 2);
@@ -60,19 +79,44 @@ if (process.argv.includes('--profile')) {
 tf.dispose(x);
 block.dispose();
 
-const { modelBenchmarks } = await import('./model-workloads.js');
-for (const w of modelBenchmarks({ gpu: true, quick })) {
-  try {
-    results.push(await w());
-  } catch (e) {
-    results.push({ name: (e as { workload?: string }).workload ?? 'model workload', ms: NaN, note: `skipped: ${(e as Error).message}` });
+if (!process.argv.includes('--no-models')) {
+  for (const w of modelBenchmarks({ gpu: true, quick })) {
+    try {
+      const r = await w();
+      console.error(`[bench] ${r.name}: ${r.ms.toFixed(2)} ms (${r.note})`);
+      results.push(r);
+    } catch (e) {
+      results.push({ name: (e as { workload?: string }).workload ?? 'model workload', ms: NaN, note: `skipped: ${(e as Error).message}` });
+      console.error(`[bench] ${results.at(-1)!.name} failed:`, e);
+    }
   }
 }
 
-const report = { machine: { adapter: info.adapter, features: info.features, cpu: cpus()[0]?.model, node: process.version, kernels, date: new Date().toISOString() }, results };
+const machine = machineInfo(['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'webgpu']);
+const report = { engine: 'tfjs', backend: info.backend, adapter: info.adapter, features: info.features, kernels, quick, machine, results };
 mkdirSync(outDir, { recursive: true });
-writeFileSync(join(outDir, `webgpu-${kernels}.json`), JSON.stringify(report, null, 2));
-console.log(`\ntfjs-webgpu (${kernels} kernels) on ${info.adapter}`);
-console.log('| workload | ms | GFLOP/s |\n| --- | --- | --- |');
-for (const r of results) console.log(`| ${r.name} | ${Number.isNaN(r.ms) ? r.note : r.ms.toFixed(2)} | ${r.gflops ? r.gflops.toFixed(0) : ''} |`);
+writeFileSync(join(outDir, `webgpu-${kernels}${quick ? '-quick' : ''}.json`), JSON.stringify(report, null, 2));
+
+const num = (v: number | undefined, digits: number) => (v === undefined || Number.isNaN(v) ? '' : v.toFixed(digits));
+const rate = (r: { rate?: number; unit?: string }) => (r.rate ? `${num(r.rate, r.rate < 10 ? 2 : 1)} ${r.unit}` : '');
+console.log(`\ntfjs-webgpu (${kernels} kernels) on ${info.adapter}; ${machine.cpu}, ${machine.cores} cores; Node ${machine.node}, tfjs ${machine.versions['@tensorflow/tfjs-core']}, webgpu ${machine.versions.webgpu}; ${machine.date}`);
+console.log('| workload | ms | rate | GFLOP/s |\n| --- | --- | --- | --- |');
+for (const r of results) console.log(`| ${r.name} | ${Number.isNaN(r.ms) ? r.note : num(r.ms, 2)} | ${rate(r)} | ${num(r.gflops, r.gflops !== undefined && r.gflops < 10 ? 2 : 0)} |`);
+
+// Side by side with PyTorch when run-gpu.sh wrote its JSON into the same folder (same shapes, same card).
+const torchFile = join(outDir, 'torch.json');
+if (existsSync(torchFile)) {
+  const torch = JSON.parse(readFileSync(torchFile, 'utf8')) as { device: string; torch: string; date: string; quick?: boolean; modes: Record<string, Array<{ name: string; ms: number }>> };
+  if (!!torch.quick === quick) {
+    const ms = (mode: string, name: string) => torch.modes[mode]?.find((t) => t.name === name)?.ms;
+    console.log(`\nside by side: PyTorch ${torch.torch} on ${torch.device} (${torch.date}); GFLOP/s from the same FLOP count (model-flops.ts)`);
+    console.log('| workload | tfjs ms | PyTorch fp32 ms | TF32 ms | bf16 ms | tfjs / fp32 | tfjs GFLOP/s | fp32 GFLOP/s |\n| --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const r of results) {
+      const f = ms('fp32', r.name);
+      const ratio = f && !Number.isNaN(r.ms) ? `${(r.ms / f).toFixed(2)}x` : '';
+      const fg = f && r.flops ? num(r.flops / f / 1e6, 0) : '';
+      console.log(`| ${r.name} | ${num(r.ms, 2)} | ${num(f, 2)} | ${num(ms('tf32', r.name), 2)} | ${num(ms('bf16', r.name), 2)} | ${ratio} | ${num(r.gflops, 0)} | ${fg} |`);
+    }
+  }
+}
 process.exit(0);

@@ -24,54 +24,7 @@ export class VitBlock extends Module {
   }
 }
 
-export interface Timing {
-  name: string;
-  ms: number;
-  /** Work per iteration, for GFLOP/s where meaningful. */
-  flops?: number;
-  gflops?: number;
-  note?: string;
-}
-
-/** Waits until every output is computed: reads them all back (CPU backends). */
-export async function readAll(list: tf.Tensor[]): Promise<void> {
-  await Promise.all(list.map((t) => t.data()));
-}
-
-/**
- * GPU backends: reads back one element of the last output. The queue runs in order, so every
- * queued kernel has finished, without timing a full download.
- */
-export async function readOneElement(list: tf.Tensor[]): Promise<void> {
-  const probe = tf.tidy(() => tf.slice(tf.reshape(list[list.length - 1], [-1]), [0], [1]));
-  await probe.data();
-  probe.dispose();
-}
-
-/** Median time of `iters` runs after `warmup` runs; each run waits for its outputs with `settle`. */
-export async function timeIt(
-  name: string,
-  fn: () => tf.Tensor | tf.Tensor[] | Promise<tf.Tensor | tf.Tensor[]>,
-  opts: { warmup?: number; iters?: number; flops?: number; settle?: (outputs: tf.Tensor[]) => Promise<void> } = {},
-): Promise<Timing> {
-  const settle = opts.settle ?? readAll;
-  const run = async () => {
-    const out = await fn();
-    const list = Array.isArray(out) ? out : [out];
-    await settle(list);
-    tf.dispose(list);
-  };
-  for (let i = 0; i < (opts.warmup ?? 1); i++) await run();
-  const times: number[] = [];
-  for (let i = 0; i < (opts.iters ?? 3); i++) {
-    const t0 = performance.now();
-    await run();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  const ms = times[Math.floor(times.length / 2)];
-  return { name, ms, flops: opts.flops, gflops: opts.flops ? opts.flops / ms / 1e6 : undefined };
-}
+export { readAll, readOneElement, timeIt, type Timing } from './timing.js';
 
 /** FLOPs of a pre-LN ViT block forward (matmuls only) for B x T tokens of width D. */
 export function vitBlockFlops(b: number, t: number, d: number, mlpRatio = 4): number {
