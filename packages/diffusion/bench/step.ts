@@ -11,6 +11,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, Rng } from '@fae/core';
 import { PRESETS, LightningDiT, guidedVelocity } from '@fae/diffusion';
 import { softwareVulkanEnv } from '../../../tools/testing/src/backends-env.ts';
+// The benchmarks' one timing loop. Not a declared devDependency: @fae/bench depends on this package
+// (its model workloads), and turbo refuses a dependency cycle; npm workspaces link it all the same.
+import { timeIt } from '@fae/bench/timing';
 
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: string) => {
@@ -29,16 +32,6 @@ if (backend === 'webgpu' && Object.keys(vk).length && !process.env.FAE_BENCH_CHI
   process.exit(r.status ?? 1);
 }
 
-async function median(fn: () => Promise<void>): Promise<number> {
-  const ts: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t0 = performance.now();
-    await fn();
-    ts.push(performance.now() - t0);
-  }
-  return ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)];
-}
-
 const info = await initBackend(backend);
 const rows: Array<Record<string, string | number>> = [];
 for (const name of presets) {
@@ -51,21 +44,10 @@ for (const name of presets) {
   const x = rng.normal([batch, ...model.latentShape]);
   const t = tf.fill([batch], 0.5);
   const labels = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % preset.config.numClasses), 'int32');
-  const forward = async () => {
-    const v = model.forward(x, t, labels);
-    await v.data();
-    v.dispose();
-  };
   const guided = guidedVelocity(model, labels, { scale: 2 });
-  const guidedStep = async () => {
-    const v = guided(x, 0.5, 0.5);
-    await v.data();
-    v.dispose();
-  };
-  await forward(); // warm-up (shader compilation, kernel caches)
-  await guidedStep();
-  const fwdMs = await median(forward);
-  const guidedMs = await median(guidedStep);
+  // median of `repeats` runs, each read back, after one warm-up run (shader compilation, kernel caches)
+  const fwdMs = (await timeIt('forward', () => model.forward(x, t, labels), { warmup: 1, iters: repeats })).ms;
+  const guidedMs = (await timeIt('guided step', () => guided(x, 0.5, 0.5), { warmup: 1, iters: repeats })).ms;
   const tokens = (preset.config.inputSize / preset.config.patchSize) ** 2;
   rows.push({
     preset: name, params_M: +(preset.parameters / 1e6).toFixed(2), tokens, batch,
@@ -85,3 +67,5 @@ const cols = Object.keys(rows[0]);
 console.log(`| ${cols.join(' | ')} |\n| ${cols.map(() => '---').join(' | ')} |`);
 for (const r of rows) console.log(`| ${cols.map((c) => r[c]).join(' | ')} |`);
 console.log(`wrote ${join(outDir, 'lightningdit-step.json')}`);
+// wasm's worker threads would keep Node alive.
+process.exit(0);

@@ -10,6 +10,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@fae/core';
 import { PRESETS, TarFlow, sample } from '@fae/flow';
 import { softwareVulkanEnv } from '../../../tools/testing/src/backends-env.ts';
+// The benchmarks' one timing loop. Not a declared devDependency: @fae/bench depends on this package
+// (its model workloads), and turbo refuses a dependency cycle; npm workspaces link it all the same.
+import { timeIt } from '@fae/bench/timing';
 
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: string) => {
@@ -28,12 +31,6 @@ if (backend === 'webgpu' && Object.keys(vk).length && !process.env.FAE_BENCH_CHI
   process.exit(r.status ?? 1);
 }
 
-async function time(fn: () => Promise<void>): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
-}
-
 const info = await initBackend(backend);
 const rows: Array<Record<string, string | number>> = [];
 for (const name of presets) {
@@ -42,26 +39,12 @@ for (const name of presets) {
   const model = new TarFlow({ ...preset.config, seed: 0 });
   const labels = preset.config.numClasses ? Array.from({ length: batch }, (_, i) => i % preset.config.numClasses!) : undefined;
   const x = tf.randomNormal([batch, ...model.latentShape], 0, 1, 'float32', 1);
-  const runSample = async (guidance: number) => {
-    const s = await sample({ model, labels, batchSize: batch, seed: 1, guidance, yieldEveryMs: 0 });
-    await s.data();
-    s.dispose();
-  };
-  const runNll = async () => {
-    const n = model.nll(x, labels);
-    await n.data();
-    n.dispose();
-  };
-  await runSample(0); // warm-up (shader compilation, kernel caches)
-  await runNll();
-  const med = async (fn: () => Promise<void>) => {
-    const ts: number[] = [];
-    for (let i = 0; i < repeats; i++) ts.push(await time(fn));
-    return ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)];
-  };
-  const sampleMs = await med(() => runSample(0));
-  const guidedMs = preset.config.numClasses ? await med(() => runSample(1.5)) : NaN;
-  const nllMs = await med(runNll);
+  const runSample = (guidance: number) => sample({ model, labels, batchSize: batch, seed: 1, guidance, yieldEveryMs: 0 });
+  // medians of `repeats` runs, each read back; one warm-up run (shader compilation, kernel caches)
+  // before the first sampling and the likelihood forward
+  const sampleMs = (await timeIt('sample', () => runSample(0), { warmup: 1, iters: repeats })).ms;
+  const guidedMs = preset.config.numClasses ? (await timeIt('guided sample', () => runSample(1.5), { warmup: 0, iters: repeats })).ms : NaN;
+  const nllMs = (await timeIt('nll', () => model.nll(x, labels), { warmup: 1, iters: repeats })).ms;
   const tokenSteps = (model.numPatches - 1) * model.config.numBlocks;
   rows.push({
     preset: name, params_M: +(preset.parameters / 1e6).toFixed(2), batch, tokens: model.numPatches, token_steps: tokenSteps,

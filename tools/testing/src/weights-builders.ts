@@ -2,7 +2,7 @@
 // test needs, malicious ones included) and torch.save-style zip checkpoints around them, written the
 // way torch.save lays them out (`<archive>/data.pkl`, `byteorder`, `data/<key>`, 64-byte aligned).
 // Written from the pickle and torch.save formats; no torch needed.
-import { encodeZip } from '@fae/core';
+import { encodeZip, mulberry32 } from '@fae/core';
 
 /** Pickle opcodes by name (protocols 0-5). */
 export const OP = {
@@ -186,16 +186,9 @@ export function buildTorchCheckpoint(value: PyValue, storages: Record<string, St
   return torchZip(pickleTorchValue(value, storages), storages, opts);
 }
 
-/** Deterministic pseudo-random generator (mulberry32) for fuzzing. */
+/** Deterministic pseudo-random generator (@fae/core's mulberry32) for fuzzing. */
 export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 export interface RangeServerOptions {

@@ -134,50 +134,41 @@ function clip8(v: number, bits: number): number {
   return Math.min(255, Math.floor(v / 2 ** bits));
 }
 
-function resampleHorizontal(img: RawImage, fw: FixedWeights, y0: number, y1: number): RawImage {
-  const c = img.channels;
-  const outW = fw.outSize;
-  const rows = y1 - y0;
-  const out = new Uint8Array(rows * outW * c);
-  const inW = img.width;
-  const d = img.data;
+/**
+ * One fixed-point pass along the middle axis of data laid out [outer, inSize, inner] ->
+ * [outer, outSize, inner], over the outer slices outerStart .. outerStart + outer. The horizontal
+ * pass has outer = rows and inner = channels, the vertical pass outer = 1 and inner = a whole row.
+ */
+function resampleAxis(d: Uint8Array, fw: FixedWeights, outer: number, outerStart: number, inSize: number, inner: number): Uint8Array {
+  const outSize = fw.outSize;
+  const out = new Uint8Array(outer * outSize * inner);
   const half = 2 ** (fw.bits - 1);
-  for (let y = 0; y < rows; y++) {
-    const rowIn = (y + y0) * inW * c;
-    const rowOut = y * outW * c;
-    for (let xx = 0; xx < outW; xx++) {
-      const xmin = fw.start[xx];
-      const n = fw.count[xx];
-      const k = xx * fw.ksize;
-      for (let ch = 0; ch < c; ch++) {
+  for (let o = 0; o < outer; o++) {
+    const baseIn = (o + outerStart) * inSize * inner;
+    const baseOut = o * outSize * inner;
+    for (let j = 0; j < outSize; j++) {
+      const first = fw.start[j];
+      const n = fw.count[j];
+      const k = j * fw.ksize;
+      for (let i = 0; i < inner; i++) {
         let ss = half;
-        for (let x = 0; x < n; x++) ss += d[rowIn + (x + xmin) * c + ch] * fw.fixed[k + x];
-        out[rowOut + xx * c + ch] = clip8(ss, fw.bits);
+        for (let t = 0; t < n; t++) ss += d[baseIn + (t + first) * inner + i] * fw.fixed[k + t];
+        out[baseOut + j * inner + i] = clip8(ss, fw.bits);
       }
     }
   }
-  return { width: outW, height: rows, channels: img.channels, data: out };
+  return out;
+}
+
+/** Horizontal pass over source rows y0 .. y1 (only those: the vertical pass reads no others). */
+function resampleHorizontal(img: RawImage, fw: FixedWeights, y0: number, y1: number): RawImage {
+  const data = resampleAxis(img.data, fw, y1 - y0, y0, img.width, img.channels); // [y1 - y0, outW, C]
+  return { width: fw.outSize, height: y1 - y0, channels: img.channels, data };
 }
 
 function resampleVertical(img: RawImage, fw: FixedWeights): RawImage {
-  const c = img.channels;
-  const w = img.width;
-  const outH = fw.outSize;
-  const out = new Uint8Array(outH * w * c);
-  const d = img.data;
-  const rowLen = w * c;
-  const half = 2 ** (fw.bits - 1);
-  for (let yy = 0; yy < outH; yy++) {
-    const ymin = fw.start[yy];
-    const n = fw.count[yy];
-    const k = yy * fw.ksize;
-    for (let i = 0; i < rowLen; i++) {
-      let ss = half;
-      for (let y = 0; y < n; y++) ss += d[(y + ymin) * rowLen + i] * fw.fixed[k + y];
-      out[yy * rowLen + i] = clip8(ss, fw.bits);
-    }
-  }
-  return { width: w, height: outH, channels: img.channels, data: out };
+  const data = resampleAxis(img.data, fw, 1, 0, img.height, img.width * img.channels); // [outH, W, C]
+  return { width: img.width, height: fw.outSize, channels: img.channels, data };
 }
 
 function resampleNearest(img: RawImage, horiz: AxisWeights, vert: AxisWeights): RawImage {
@@ -193,33 +184,28 @@ function resampleNearest(img: RawImage, horiz: AxisWeights, vert: AxisWeights): 
   return { width: horiz.outSize, height: vert.outSize, channels: img.channels, data: out };
 }
 
-// PIL's RGBA -> RGBa: c * a / 255 rounded (MULDIV255: tmp = c * a + 128; (tmp + (tmp >> 8)) >> 8).
-function premultiplyAlpha(img: RawImage): RawImage {
+/** A copy of an image with alpha last (LA, RGBA) whose colour channels are `f(colour, alpha)`; alpha is kept. */
+function mapColourByAlpha(img: RawImage, f: (colour: number, alpha: number) => number): RawImage {
   const c = img.channels;
   const d = img.data;
   const out = new Uint8Array(d.length);
   for (let p = 0; p < d.length; p += c) {
     const a = d[p + c - 1];
-    for (let ch = 0; ch < c - 1; ch++) {
-      const t = d[p + ch] * a + 128;
-      out[p + ch] = (t + (t >> 8)) >> 8;
-    }
+    for (let ch = 0; ch < c - 1; ch++) out[p + ch] = f(d[p + ch], a);
     out[p + c - 1] = a;
   }
   return { ...img, data: out };
 }
 
+// PIL's RGBA -> RGBa: c * a / 255 rounded (MULDIV255: tmp = c * a + 128; (tmp + (tmp >> 8)) >> 8).
+function premultiplyAlpha(img: RawImage): RawImage {
+  return mapColourByAlpha(img, (v, a) => {
+    const t = v * a + 128;
+    return (t + (t >> 8)) >> 8;
+  });
+}
+
 // PIL's RGBa -> RGBA (rgba2rgbA): c * 255 / a with integer division, clipped; alpha 0 or 255 copies.
 function unpremultiplyAlpha(img: RawImage): RawImage {
-  const c = img.channels;
-  const d = img.data;
-  const out = new Uint8Array(d.length);
-  for (let p = 0; p < d.length; p += c) {
-    const a = d[p + c - 1];
-    for (let ch = 0; ch < c - 1; ch++) {
-      out[p + ch] = a === 0 || a === 255 ? d[p + ch] : Math.min(255, Math.trunc((255 * d[p + ch]) / a));
-    }
-    out[p + c - 1] = a;
-  }
-  return { ...img, data: out };
+  return mapColourByAlpha(img, (v, a) => (a === 0 || a === 255 ? v : Math.min(255, Math.trunc((255 * v) / a))));
 }

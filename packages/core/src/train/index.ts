@@ -11,3 +11,4 @@ export * from './guard.js';
 export * from './checkpoint.js';
 export * from './data.js';
 export * from './trainer.js';
+export * from './mulberry32.js';

@@ -47,32 +47,30 @@ export function constantSchedule(opts: WarmupOptions | number): LrSchedule {
 }
 
 /**
+ * Linear warm-up to lr, then `decay(lr, minLr, progress)` with progress going 0 -> 1 from step
+ * warmupSteps to totalSteps (and staying 1 after).
+ */
+function warmupThenDecay(opts: DecayOptions, name: string, decay: (lr: number, floor: number, progress: number) => number): LrSchedule {
+  validate(opts, name);
+  const w = opts.warmupSteps ?? 0;
+  const floor = opts.minLr ?? 0;
+  const span = Math.max(1, opts.totalSteps - w);
+  return (step) => {
+    checkStep(step);
+    if (step < w) return opts.lr * warmupFactor(step, w);
+    return decay(opts.lr, floor, Math.min(1, (step - w) / span));
+  };
+}
+
+/**
  * Linear warm-up, then half-cosine from lr (at step warmupSteps) to minLr (at step totalSteps),
  * then minLr: lr(s) = minLr + (lr - minLr) (1 + cos(pi (s - W) / (T - W))) / 2.
  */
 export function cosineSchedule(opts: DecayOptions): LrSchedule {
-  validate(opts, 'cosineSchedule');
-  const w = opts.warmupSteps ?? 0;
-  const floor = opts.minLr ?? 0;
-  const span = Math.max(1, opts.totalSteps - w);
-  return (step) => {
-    checkStep(step);
-    if (step < w) return opts.lr * warmupFactor(step, w);
-    const progress = Math.min(1, (step - w) / span);
-    return floor + (opts.lr - floor) * 0.5 * (1 + Math.cos(Math.PI * progress));
-  };
+  return warmupThenDecay(opts, 'cosineSchedule', (lr, floor, progress) => floor + (lr - floor) * 0.5 * (1 + Math.cos(Math.PI * progress)));
 }
 
 /** Linear warm-up, then linear decay from lr (at warmupSteps) to minLr (at totalSteps), then minLr. */
 export function linearSchedule(opts: DecayOptions): LrSchedule {
-  validate(opts, 'linearSchedule');
-  const w = opts.warmupSteps ?? 0;
-  const floor = opts.minLr ?? 0;
-  const span = Math.max(1, opts.totalSteps - w);
-  return (step) => {
-    checkStep(step);
-    if (step < w) return opts.lr * warmupFactor(step, w);
-    const progress = Math.min(1, (step - w) / span);
-    return opts.lr + (floor - opts.lr) * progress;
-  };
+  return warmupThenDecay(opts, 'linearSchedule', (lr, floor, progress) => lr + (floor - lr) * progress);
 }

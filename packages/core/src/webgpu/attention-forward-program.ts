@@ -11,97 +11,49 @@
 // Layout: Q [BH, Tq, D], K [BH, Tk, D], V [BH, Tk, D] bound as vec4 arrays (D % 4 == 0); output: a
 // flat buffer holding O [BH, Tq, D] and, when the output is long enough, the log-sum-exp rows
 // LSE [BH, Tq] after it (in units of scale * q.k), which the backward kernels read. Causal: query i
-// sees keys j <= i + (Tk - Tq).
+// sees keys j <= i + (Tk - Tq). The skeleton shared with the backward kernels is in attention-wgsl.ts.
 import { attentionLayout } from './attention-layout.js';
-import { FLAT_WORKGROUP, STORE_ROW4, rep, vec4RowLoader } from './wgsl-util.js';
+import { attentionHelpers, loadSlice, ownedRows, queryBlockKeyRange, rowBlockProgram, rowSum, tileMemory, walkKeyTiles } from './attention-wgsl.js';
+import { rep } from './wgsl-util.js';
 
 /** Q [BH,Tq,D], K [BH,Tk,D], V [BH,Tk,D] -> flat [BH*Tq*D (+ BH*Tq when writeLse)]. */
 export function attentionForwardProgram(bh: number, tq: number, d: number, writeLse: boolean) {
-  const { dMax, d4: D4, slices: S, rows: R, tile: TK, threads } = attentionLayout(d, 1);
-  const nQB = Math.ceil(tq / R);
+  const L = attentionLayout(d, 1);
+  const D4 = L.d4;
   const userCode = `
-    var<workgroup> kT : array<vec4<f32>, ${TK * D4}>;
-    var<workgroup> vT : array<vec4<f32>, ${TK * D4}>;
-    var<workgroup> part : array<f32, ${TK * R * S}>;
+    ${tileMemory(L, ['kT', 'vT'], ['part'])}
     var<workgroup> wgKeyEnd : i32;
-    ${vec4RowLoader('Q')}
-    ${vec4RowLoader('K')}
-    ${vec4RowLoader('V')}
-    ${FLAT_WORKGROUP}
-    ${STORE_ROW4}
+    ${attentionHelpers(['Q', 'K', 'V'])}
 
     fn main(index : i32) {
-      let BH = uniforms.qShape.x;
-      let Tq = uniforms.qShape.y;
-      let D = uniforms.qShape.z;
-      let W = D / 4; // vec4s per row
-      let Tk = uniforms.kShape.y;
-      let causal = uniforms.causal != 0;
-      let nQB = (Tq + ${R - 1}) / ${R};
-      let wg = flatWorkgroupIndex();
-      let live = wg < BH * nQB; // tfjs may pad a folded grid
-      let bh = min(wg / nQB, BH - 1);
-      let qb = wg % nQB;
-      let tid = i32(localIndex);
-      let r = tid / ${S}; // row in the workgroup
-      let h = tid % ${S}; // head slice: vec4s 4h .. 4h+3
-      let row = qb * ${R} + r;
-      let rowC = min(row, Tq - 1);
-      let off = Tk - Tq;
-      // keys this row may see, and the workgroup's last key (its last row's limit)
-      let lim = select(Tk, clamp(rowC + off + 1, 0, Tk), causal);
-      if (tid == 0) {
-        wgKeyEnd = select(Tk, clamp(min(qb * ${R} + ${R - 1}, Tq - 1) + off + 1, 0, Tk), causal);
-      }
-      let keyEnd = workgroupUniformLoad(&wgKeyEnd);
+      ${ownedRows(L, 'Tq', 'qb')}
+      ${queryBlockKeyRange(L, 'qb')}
 
       let qRow = bh * Tq + rowC;
       let sc = uniforms.scale;
-      ${rep(4, 'let q# = ldQ(qRow, 4 * h + #, W) * sc;')}
+      ${loadSlice('q', 'Q', 'qRow', 'sc')}
       ${rep(4, 'var o# = vec4<f32>(0.0);')}
       var m = -3.0e38;
       var l = 0.0;
-      let pr = r * ${S};
 
-      for (var k0 = 0; k0 < keyEnd; k0 += ${TK}) {
-        for (var e = tid; e < ${TK * D4}; e += ${threads}) {
-          let j = k0 + e / ${D4};
-          let c = e % ${D4};
-          let ok = j < Tk;
-          let src = bh * Tk + min(j, Tk - 1);
-          kT[e] = select(vec4<f32>(0.0), ldK(src, c, W), ok);
-          vT[e] = select(vec4<f32>(0.0), ldV(src, c, W), ok);
-        }
-        workgroupBarrier();
-        // keys of this tile the workgroup needs (a runtime bound: the key loops stay loops)
-        let nk = min(${TK}, keyEnd - k0);
-        // 1. this slice's partial scores for the tile's keys
-        for (var j = 0; j < nk; j++) {
-          let kb = j * ${D4} + 4 * h;
-          let a = fma(q0, kT[kb], fma(q1, kT[kb + 1], fma(q2, kT[kb + 2], q3 * kT[kb + 3])));
-          part[j * ${R * S} + pr + h] = a.x + a.y + a.z + a.w;
-        }
-        workgroupBarrier();
-        // 2. full scores (sums of the row's partials), online softmax, p * v into this slice of o
-        let nj = clamp(lim - k0, 0, nk); // keys this row sees
+      ${walkKeyTiles(L, [['part', 'q', 'kT']], `
+        // full scores (sums of the row's partials), online softmax, p * v into this slice of o
         var mt = -3.0e38;
         for (var j = 0; j < nj; j++) {
-          mt = max(mt, ${rep(S, (hh) => `part[j * ${R * S} + pr + ${hh}]`, ' + ')});
+          mt = max(mt, ${rowSum(L, 'part', 'j')});
         }
         let mNew = max(m, mt);
         let alpha = exp(m - mNew);
         l = l * alpha;
         ${rep(4, 'o# = o# * alpha;')}
         for (var j = 0; j < nj; j++) {
-          let p = exp(${rep(S, (hh) => `part[j * ${R * S} + pr + ${hh}]`, ' + ')} - mNew);
+          let p = exp(${rowSum(L, 'part', 'j')} - mNew);
           l = l + p;
           let pv = vec4<f32>(p);
           let vb = j * ${D4} + 4 * h;
           ${rep(4, 'o# = fma(pv, vT[vb + #], o#);')}
         }
-        m = mNew;
-        workgroupBarrier();
-      }
+        m = mNew;`)}
 
       if (live && row < Tq) {
         let inv = select(0.0, 1.0 / l, l > 0.0);
@@ -111,15 +63,14 @@ export function attentionForwardProgram(bh: number, tq: number, d: number, write
         }
       }
     }`;
-  return {
+  return rowBlockProgram(L, {
+    shaderKey: `faeAttentionForward_${L.dMax}`,
     variableNames: ['Q', 'K', 'V'],
     variableComponents: [4, 4, 4],
     outputShape: [bh * tq * d + (writeLse ? bh * tq : 0)],
-    shaderKey: `faeAttentionForward_${dMax}`,
-    dispatchLayout: { x: [0] },
-    dispatch: [bh * nQB, 1, 1] as [number, number, number],
-    workgroupSize: [threads, 1, 1] as [number, number, number],
+    bh,
+    rows: tq,
     uniforms: 'scale : f32, causal : i32,',
-    getUserCode: () => userCode,
-  };
+    userCode,
+  });
 }

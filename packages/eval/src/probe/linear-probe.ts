@@ -2,7 +2,7 @@
 // softmax cross-entropy + L2 weight decay, trained with Adam on seeded mini-batches on the active
 // tfjs backend. Features are standardised with the training set's mean / std (optional).
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, ShapeError } from '@fae/core';
+import { ConfigError, ShapeError, mulberry32 } from '@fae/core';
 
 export interface LinearProbeOptions {
   classes: number;
@@ -24,17 +24,6 @@ export function softmaxCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Sc
     const onehot = tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1]!); // [N, C]
     return tf.neg(tf.mean(tf.sum(tf.mul(onehot, logp), 1))) as tf.Scalar;
   });
-}
-
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export class LinearProbe {
