@@ -121,7 +121,7 @@ export function modelSpecs(target: Target, mode: Mode): ModelSpec[] {
         featureDecoder: need(FEATURE_DECODER_PRESETS, 'fae-dinov2-g').config, pixelDecoder: need(PIXEL_DECODER_PRESETS, 'fae-dinov2-g-vit-l').config,
       },
       { kind: 'dit_step', label: 'LightningDiT-XL/1', config: need(DIFFUSION_PRESETS, 'LightningDiT-XL/1').config, batch: 64, cfgScale: 4, warmup: 1, iters: 5 },
-      { kind: 'tarflow_sample', label: 'TARFlow-FAE 117M (bench config)', config: TARFLOW_FAE_BENCH, batch: 32, warmup: 1, iters: 3 },
+      { kind: 'tarflow_sample', label: 'TARFlow-FAE 117M (bench config)', config: TARFLOW_FAE_BENCH, batch: 32, warmup: 1, iters: 1 }, // ~50 s a pass on tfjs-webgpu (H100)
       {
         kind: 'fae_train', label: 'fae-dinov2-b', batch: 16, lr: 1e-4, beta: 1e-6, warmup: 2, iters: 5,
         adapter: need(ADAPTER_PRESETS, 'fae-dinov2-b').config, featureDecoder: need(FEATURE_DECODER_PRESETS, 'fae-dinov2-b').config,
