@@ -12,4 +12,7 @@ register({ tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url))
 // (@fae/core registers gradients from a bundled copy, which must not be the one to create it).
 await import('@tensorflow/tfjs-core');
 const { main } = await import('../src/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// Exit explicitly once stdout/stderr are flushed: threaded wasm's worker threads would keep Node alive.
+await new Promise((resolve) => process.stdout.write('', () => process.stderr.write('', resolve)));
+process.exit(code);

@@ -21,12 +21,14 @@ interface Run {
   engine: string;
   backend: string;
   threads: number;
+  kernels?: string;
   results: Timing[];
   error?: string;
 }
 
 const cores = cpus().length;
 const configs: string[][] = [
+  ['tfjs', 'wasm', '1', '--tfjs-kernels'], // before: tfjs-backend-wasm's own kernels
   ['tfjs', 'wasm', '1'],
   ...(cores > 1 ? [['tfjs', 'wasm', String(cores)]] : []),
   ['ort', '1'],
@@ -57,13 +59,13 @@ writeFileSync(file, JSON.stringify({ quick, machine, runs }, null, 2));
 const rate = (t: Timing) => (t.rate ? `, ${t.rate.toFixed(t.rate < 10 ? 2 : 1)} ${t.unit}` : '');
 const fmt = (t?: Timing) => (!t ? '' : Number.isNaN(t.ms) ? (t.note ?? 'n/a') : `${t.ms.toFixed(1)} ms${t.gflops ? ` (${t.gflops.toFixed(t.gflops < 1 ? 2 : 1)} GFLOP/s${rate(t)})` : ''}`);
 const names = [...new Set(runs.flatMap((r) => r.results.map((t) => t.name)))];
-const label = (r: Run) => `${r.engine}${r.engine === 'tfjs' ? ` ${r.backend}` : ''}, ${r.threads} thr`;
+const label = (r: Run) => `${r.engine}${r.engine === 'tfjs' ? ` ${r.backend}` : ''}, ${r.threads} thr${r.kernels ? `, ${r.kernels} kernels` : ''}`;
 console.log(`\nCPU benchmark${quick ? ' (--quick)' : ''}: ${machine.cpu}, ${cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}, tfjs ${tfjsVersion}, onnxruntime-node ${ortVersion}, ${machine.date}\n`);
 console.log(`| workload | ${runs.map(label).join(' | ')} |`);
 console.log(`| --- | ${runs.map(() => '---').join(' | ')} |`);
 for (const n of names) console.log(`| ${n} | ${runs.map((r) => fmt(r.results.find((t) => t.name === n))).join(' | ')} |`);
 console.log('\ntfjs-wasm / onnxruntime-node time ratio at equal threads (1.0 = parity; target <= 1.5):');
-for (const r of runs.filter((x) => x.engine === 'tfjs' && x.backend === 'wasm')) {
+for (const r of runs.filter((x) => x.engine === 'tfjs' && x.backend === 'wasm' && x.kernels !== 'tfjs')) {
   const o = runs.find((x) => x.engine === 'onnxruntime-node' && x.threads === r.threads);
   if (!o) continue;
   for (const t of r.results) {

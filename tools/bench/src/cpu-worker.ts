@@ -11,11 +11,13 @@ import { ortBlockSession, ortMatmulSession } from './ort-graphs.js';
 
 const quickShapes = process.argv.includes('--quick');
 const [engine, a1, a2] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+// --tfjs-kernels: tfjs-backend-wasm's own kernels (the "before" of FAE's wasm kernels).
+const wasmKernels = process.argv.includes('--tfjs-kernels') ? 'tfjs' : 'fae';
 const MM = quickShapes ? 256 : 1024;
 const [B, T, D, H] = quickShapes ? [1, 64, 384, 6] : [8, 256, 384, 6]; // ViT-S block, 8 x 256 tokens
 
 async function tfjsBench(backend: string, threads: number): Promise<Timing[]> {
-  const info = await initBackend(backend, { wasmThreads: threads });
+  const info = await initBackend(backend, { wasmThreads: threads, wasmKernels });
   const results: Timing[] = [];
   const oneRun = backend === 'cpu'; // tfjs's pure-JS backend: one timed run each
   const a = tf.randomNormal([MM, MM], 0, 1, 'float32', 1);
@@ -63,7 +65,7 @@ async function ortBench(threads: number): Promise<Timing[]> {
 }
 
 let results: Timing[];
-let label: { engine: string; backend: string; threads: number };
+let label: { engine: string; backend: string; threads: number; kernels?: string };
 if (engine === 'ort') {
   const threads = Number(a1 ?? 1);
   label = { engine: 'onnxruntime-node', backend: 'cpu', threads };
@@ -71,7 +73,7 @@ if (engine === 'ort') {
 } else {
   const backend = a1 ?? 'wasm';
   const threads = Number(a2 ?? 1);
-  label = { engine: 'tfjs', backend, threads: backend === 'wasm' ? threads : 1 };
+  label = { engine: 'tfjs', backend, threads: backend === 'wasm' ? threads : 1, ...(backend === 'wasm' ? { kernels: wasmKernels } : {}) };
   results = await tfjsBench(backend, threads);
 }
 process.stdout.write(`${JSON.stringify({ ...label, results })}\n`);
