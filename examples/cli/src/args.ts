@@ -38,7 +38,7 @@ const PER_COMMAND: Record<CommandName, OptionSpec> = {
     cfg: { type: 'string' },
   },
   eval: { 'per-class': { type: 'string' }, steps: { type: 'string' }, cfg: { type: 'string' } },
-  train: { steps: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' } },
+  train: { steps: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, continue: { type: 'boolean' } },
 };
 
 export interface GlobalOptions {
@@ -73,6 +73,8 @@ export interface CommandOptions {
   cfg?: number;
   batch?: number;
   lr?: number;
+  /** train dit / tarflow / dit-pixels: start from the component already in the models folder. */
+  continueTraining?: boolean;
 }
 
 export function parseInteger(value: string, option: string, command: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
@@ -141,6 +143,10 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
     if (typeof v.steps === 'string') options.steps = parseInteger(v.steps, 'steps', command, 1);
     if (typeof v.batch === 'string') options.batch = parseInteger(v.batch, 'batch', command, 1, 4096);
     if (typeof v.lr === 'string') options.lr = parseNumber(v.lr, 'lr', command, 0);
+    if (v.continue) {
+      if (!['dit', 'tarflow', 'dit-pixels'].includes(stage)) throw new UsageError(`--continue applies to dit, tarflow and dit-pixels, not '${stage}'`, command);
+      options.continueTraining = true;
+    }
   }
   if (positionals.length && command !== 'encode' && command !== 'reconstruct') {
     throw new UsageError(`unexpected argument '${positionals[0]}'`, command);

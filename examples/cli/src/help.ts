@@ -66,7 +66,7 @@ one row per requested label, and <out>/samples-<generator>.safetensors (latents 
 Evaluates the components on the held-out digits and writes <out>/metrics.json (also printed):
 classifier accuracy and digit FID of DiT and TARFlow samples, feature cosine and PSNR of
 reconstructions, linear-probe accuracy of encoder features vs FAE latents.`,
-  train: `fae train <stage> [--steps n] [--batch n] [--lr x] [global options]
+  train: `fae train <stage> [--steps n] [--batch n] [--lr x] [--continue] [global options]
 
 Stages, in pipeline order (each reads what the earlier ones wrote into the models folder):
   classifier   the digit classifier used for evaluation (real training digits)

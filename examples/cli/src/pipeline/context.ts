@@ -29,6 +29,8 @@ export interface TrainContext {
   steps?: number;
   batch?: number;
   lr?: number;
+  /** Generators: start from the weights already in the models folder (a longer run in parts). */
+  continueTraining?: boolean;
   quiet: boolean;
   log: (line: string) => void;
 }

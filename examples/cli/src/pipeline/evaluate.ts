@@ -4,7 +4,7 @@
 //   linear probe    accuracy of a linear classifier on frozen encoder features vs on FAE latents
 import * as tf from '@tensorflow/tfjs-core';
 import { LinearProbe, psnrSsimBatch } from '@fae/eval';
-import { digitsToImages, sliceDigits, type DigitSet, type MnistSplit } from '../data/mnist.js';
+import { digitsToImages, MNIST_PIXELS, sliceDigits, type DigitSet, type MnistSplit } from '../data/mnist.js';
 import { featureCosine, generateDigits, reconstructDigits, type Generator } from '../digits/generate.js';
 import type { DigitModels } from '../digits/models.js';
 import { classify, judgeSamples, toGrey, gaussianOf, type SampleJudgement } from './judge.js';
@@ -21,7 +21,16 @@ export interface GenerationMetrics extends SampleJudgement {
 export interface DigitMetrics {
   heldOutDigits: number;
   classifier: { heldOutAccuracy: number; realFidFloor: number };
-  reconstruction?: { n: number; featureCosine: number; psnr: number; ssim: number };
+  reconstruction?: {
+    n: number;
+    featureCosine: number;
+    /** 1 - SSE / total variance around the per-channel means: cosine alone is dominated by those means. */
+    featureR2: number;
+    psnr: number;
+    ssim: number;
+    /** PSNR of the mean training digit against every held-out digit: the floor a blur reaches. */
+    meanImagePsnr: number;
+  };
   generation: Partial<Record<Generator, GenerationMetrics>>;
   linearProbe?: { trainDigits: number; testDigits: number; encoderFeatures: number; faeLatents: number; encoderDim: number; latentDim: number };
 }
@@ -97,6 +106,7 @@ export async function evaluateDigits(m: DigitModels, split: MnistSplit, o: Evalu
   const nRec = Math.min(o.reconstructionDigits ?? held.labels.length, held.labels.length);
   if (m.encoder && m.fae && m.pixelDecoder && nRec > 0) {
     let cosSum = 0;
+    const fit = new FeatureFit();
     const psnrs: number[] = [];
     const ssims: number[] = [];
     await inBatches(nRec, 250, async (start, count) => {
@@ -105,6 +115,7 @@ export async function evaluateDigits(m: DigitModels, split: MnistSplit, o: Evalu
       const r = reconstructDigits(m, input);
       const cos = featureCosine(r.features, r.reconFeatures);
       for (const v of await cos.data()) cosSum += v;
+      await fit.add(r.features, r.reconFeatures);
       const real = tf.tensor4d(part.pixels, [count, 28, 28, 1]);
       const grey = toGrey(r.images);
       const q = await psnrSsimBatch(grey, real, { dataRange: 1 });
@@ -114,7 +125,10 @@ export async function evaluateDigits(m: DigitModels, split: MnistSplit, o: Evalu
       o.onProgress?.('reconstruction', start + count, nRec);
     });
     const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
-    metrics.reconstruction = { n: nRec, featureCosine: cosSum / nRec, psnr: mean(psnrs), ssim: mean(ssims) };
+    metrics.reconstruction = {
+      n: nRec, featureCosine: cosSum / nRec, featureR2: fit.r2(), psnr: mean(psnrs), ssim: mean(ssims),
+      meanImagePsnr: meanImagePsnr(split.train.pixels, held.pixels.subarray(0, nRec * MNIST_PIXELS)),
+    };
   }
 
   if (o.linearProbe && m.encoder && m.fae) {
@@ -158,4 +172,48 @@ export async function evaluateDigits(m: DigitModels, split: MnistSplit, o: Evalu
     tf.dispose([tr.features, tr.latents, te.features, te.latents]);
   }
   return metrics;
+}
+
+/** Accumulates the squared error and per-channel moments of features [B, h, w, D] over batches. */
+class FeatureFit {
+  private sse = 0;
+  private n = 0;
+  private sum: Float64Array | null = null;
+  private sumSq: Float64Array | null = null;
+
+  async add(x: tf.Tensor, xHat: tf.Tensor): Promise<void> {
+    const [a, b] = await Promise.all([x.data(), xHat.data()]);
+    const d = x.shape[x.rank - 1]!;
+    this.sum ??= new Float64Array(d);
+    this.sumSq ??= new Float64Array(d);
+    for (let i = 0; i < a.length; i++) {
+      const e = a[i] - b[i];
+      this.sse += e * e;
+      this.sum[i % d] += a[i];
+      this.sumSq[i % d] += a[i] * a[i];
+    }
+    this.n += a.length / d;
+  }
+
+  /** Explained variance: 1 - SSE / sum over channels of (sum x^2 - n mean^2). */
+  r2(): number {
+    let total = 0;
+    for (let c = 0; c < this.sum!.length; c++) total += this.sumSq![c] - (this.sum![c] * this.sum![c]) / this.n;
+    return 1 - this.sse / total;
+  }
+}
+
+/** PSNR (data range 1) of the mean of `train` digits against each held-out digit, averaged. */
+function meanImagePsnr(train: Float32Array, held: Float32Array): number {
+  const mean = new Float64Array(MNIST_PIXELS);
+  const nTrain = train.length / MNIST_PIXELS;
+  for (let i = 0; i < train.length; i++) mean[i % MNIST_PIXELS] += train[i] / nTrain;
+  let total = 0;
+  const nHeld = held.length / MNIST_PIXELS;
+  for (let j = 0; j < nHeld; j++) {
+    let mse = 0;
+    for (let p = 0; p < MNIST_PIXELS; p++) mse += (held[j * MNIST_PIXELS + p] - mean[p]) ** 2 / MNIST_PIXELS;
+    total += 10 * Math.log10(1 / mse);
+  }
+  return total / nHeld;
 }

@@ -8,7 +8,7 @@ import type { Dinov2Model } from '@fae/encoders';
 import { join } from 'node:path';
 import { saveComponent } from '../checkpoints.js';
 import { digitsToImages, gatherDigits, MNIST_PIXELS, type DigitSet } from '../data/mnist.js';
-import { ADAPTER_CONFIG, COMPONENTS, FEATURE_DECODER_CONFIG, PIXEL_DECODER_CONFIG } from '../digits/config.js';
+import { ADAPTER_CONFIG, COMPONENTS, DEFAULT_STEPS, FEATURE_DECODER_CONFIG, PIXEL_DECODER_CONFIG } from '../digits/config.js';
 import { buildComponent, loadComponent, type ComponentConfigJson } from '../digits/models.js';
 import { DIGIT_ENCODER_CONFIG, MimHead, buildDigitEncoder, encodeDigits, mimLoss, randomPatchMask } from '../models/digit-encoder.js';
 import { progress, stepsFor, subsample, type StageLog, type TrainContext } from './context.js';
@@ -29,7 +29,7 @@ class MimPretraining extends Module {
 }
 
 export async function trainEncoder(ctx: TrainContext): Promise<StageLog> {
-  const steps = stepsFor(ctx, 150);
+  const steps = stepsFor(ctx, DEFAULT_STEPS.encoder);
   const batch = ctx.batch ?? 16;
   const encoder = buildDigitEncoder(DIGIT_ENCODER_CONFIG);
   const head = new MimHead(DIGIT_ENCODER_CONFIG.hidden_size, DIGIT_ENCODER_CONFIG.patch_size, ctx.seed + 11);
@@ -88,7 +88,7 @@ function featureBatches(cache: FeatureCache, batch: number, seed: number) {
 
 /** Stage Ib: adapter + feature decoder (L2 + beta KL); then the latent statistics. */
 export async function trainStageIbDigits(ctx: TrainContext, cache: FeatureCache): Promise<StageLog> {
-  const steps = stepsFor(ctx, 200);
+  const steps = stepsFor(ctx, DEFAULT_STEPS.stageIb);
   const fae = new FeatureAutoEncoder(ADAPTER_CONFIG, FEATURE_DECODER_CONFIG);
   const bar = progress(ctx, 'stage Ib (adapter + feature decoder)', steps);
   const t0 = Date.now();
@@ -124,7 +124,7 @@ export async function trainStageIbDigits(ctx: TrainContext, cache: FeatureCache)
 /** Stage Ia (pixel decoder on frozen features + noise) or II (fine-tuned on the FAE's x^). */
 export async function trainPixelStage(ctx: TrainContext, cache: FeatureCache, stage: 'Ia' | 'II'): Promise<StageLog> {
   const read = localRead(ctx.modelsDir);
-  const steps = stepsFor(ctx, stage === 'Ia' ? 600 : 100);
+  const steps = stepsFor(ctx, stage === 'Ia' ? DEFAULT_STEPS.stageIa : DEFAULT_STEPS.stageII);
   const decoder = stage === 'Ia'
     ? new PixelDecoder(PIXEL_DECODER_CONFIG)
     : await loadComponent<PixelDecoder>(read, 'pixelDecoder');

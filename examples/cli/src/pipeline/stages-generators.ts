@@ -3,10 +3,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DiffusionTrainer, LightningDiT, latentBatches, sample as sampleDiT } from '@fae/diffusion';
 import { TarFlow, createFlowTrainer } from '@fae/flow';
-import { indexBatches } from '@fae/core';
+import { indexBatches, type Module } from '@fae/core';
 import { saveComponent, saveJson } from '../checkpoints.js';
 import { digitsToImages } from '../data/mnist.js';
-import { COMPONENTS, DEFAULT_SAMPLING, DIT_CONFIG, DIT_PIXELS_CONFIG, TARFLOW_CONFIG, type SamplingConfig } from '../digits/config.js';
+import { COMPONENTS, DEFAULT_SAMPLING, DEFAULT_STEPS, DIT_CONFIG, DIT_PIXELS_CONFIG, TARFLOW_CONFIG, type SamplingConfig } from '../digits/config.js';
 import { loadComponent, type ComponentConfigJson } from '../digits/models.js';
 import type { DigitClassifier } from '../models/digit-classifier.js';
 import { judgeSamples, type SampleJudgement } from './judge.js';
@@ -43,14 +43,36 @@ async function ditCurvePoint(model: LightningDiT, step: number, o: CurveOptions,
   return { step, ...j };
 }
 
+/** `--continue`: replaces the fresh weights by those of the component already in the models folder. */
+async function continueFrom(ctx: TrainContext, name: 'dit' | 'ditPixels' | 'tarflow', model: Module): Promise<void> {
+  if (!ctx.continueTraining) return;
+  const previous = await loadComponent<Module>(localRead(ctx.modelsDir), name);
+  const tensors: Record<string, tf.Tensor> = {};
+  try {
+    for (const [key, t] of await previous.stateDict()) tensors[key] = tf.tensor(t.data, t.shape);
+    await model.loadStateDict(tensors);
+  } finally {
+    tf.dispose(Object.values(tensors));
+    previous.dispose();
+  }
+  ctx.log(`  continuing from ${join(ctx.modelsDir, COMPONENTS[name])}`);
+}
+
+/** EMA decay with an averaging horizon of ~1/20 of the run: 0.98 for short runs, up to 0.999. */
+export function emaDecayFor(steps: number): number {
+  return Math.min(0.999, Math.max(0.98, 1 - 20 / steps));
+}
+
 /** LightningDiT on latents (or pixels) with an EMA; a curve of sample quality every `curve.every` steps. */
 async function trainDiT(ctx: TrainContext, name: 'dit' | 'ditPixels', data: { x: tf.Tensor4D; labels: tf.Tensor1D }, curve: CurveOptions | null, sampling: SamplingConfig): Promise<StageLog> {
   const config = name === 'dit' ? DIT_CONFIG : DIT_PIXELS_CONFIG;
-  const steps = stepsFor(ctx, 150);
+  const steps = stepsFor(ctx, DEFAULT_STEPS.dit);
+  const emaDecay = emaDecayFor(steps);
   const model = new LightningDiT(config, { seed: ctx.seed + 21 });
+  await continueFrom(ctx, name, model);
   const evalModel = new LightningDiT(config, { seed: ctx.seed + 21 });
   const trainer = new DiffusionTrainer({
-    model, steps, lr: ctx.lr ?? 5e-4, emaDecay: 0.98, clipNorm: 1, seed: ctx.seed + 22,
+    model, steps, lr: ctx.lr ?? 5e-4, emaDecay, clipNorm: 1, seed: ctx.seed + 22,
     data: latentBatches(data.x, data.labels, { batchSize: ctx.batch ?? 32, seed: ctx.seed + 23 }),
     onProgress: (p) => bar.update(p.step, { loss: p.loss }),
   });
@@ -75,7 +97,7 @@ async function trainDiT(ctx: TrainContext, name: 'dit' | 'ditPixels', data: { x:
     }
     bar.done();
     trainer.copyEmaTo(evalModel);
-    await saveComponent(ctx.modelsDir, COMPONENTS[name], evalModel, { class: 'LightningDiT', config: evalModel.config, trained: { steps, ema: 0.98 } } satisfies ComponentConfigJson);
+    await saveComponent(ctx.modelsDir, COMPONENTS[name], evalModel, { class: 'LightningDiT', config: evalModel.config, trained: { steps, ema: emaDecay } } satisfies ComponentConfigJson);
     return { stage: name === 'dit' ? 'dit' : 'dit-pixels', steps, seconds: (Date.now() - t0) / 1000 - evalSeconds, evalSeconds, losses: subsample(losses), curve: points };
   } finally {
     trainer.dispose();
@@ -101,8 +123,9 @@ export async function trainDiTOnPixels(ctx: TrainContext, curve: CurveOptions | 
 
 /** TARFlow on the latents: NLL with Gaussian noise augmentation and label dropout (for guidance). */
 export async function trainTarFlow(ctx: TrainContext, latents: { latents: tf.Tensor4D; labels: tf.Tensor1D }, sampling = DEFAULT_SAMPLING): Promise<StageLog> {
-  const steps = stepsFor(ctx, 400);
+  const steps = stepsFor(ctx, DEFAULT_STEPS.tarflow);
   const model = new TarFlow({ ...TARFLOW_CONFIG, seed: ctx.seed + 31 });
+  await continueFrom(ctx, 'tarflow', model);
   const n = latents.latents.shape[0];
   const data = indexBatches(n, (idx) => tf.tidy(() => {
     const i = tf.tensor1d(idx, 'int32');

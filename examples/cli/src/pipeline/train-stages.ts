@@ -10,7 +10,7 @@ import type { TrainStage } from '../args.js';
 import { saveComponent, saveJson } from '../checkpoints.js';
 import { digitsToImages, imagesToGrey01, MNIST_PIXELS, type DigitSet } from '../data/mnist.js';
 import { encodeSafetensors } from '@fae/core';
-import { COMPONENTS, DEFAULT_SAMPLING } from '../digits/config.js';
+import { COMPONENTS, DEFAULT_SAMPLING, DEFAULT_STEPS } from '../digits/config.js';
 import { decodeLatents } from '../digits/generate.js';
 import { disposeDigitModels, loadComponent, loadDigitModels, type ComponentConfigJson, type DigitModels } from '../digits/models.js';
 import { DEFAULT_CLASSIFIER_CONFIG, type DigitClassifier } from '../models/digit-classifier.js';
@@ -19,7 +19,7 @@ import { evaluateDigits, classifyReal, type DigitMetrics } from './evaluate.js';
 import { trainDigitClassifier } from './train-classifier.js';
 import { cacheTrainFeatures, localRead, trainEncoder, trainLatents, trainPixelStage, trainStageIbDigits } from './stages-fae.js';
 import { trainDiTOnLatents, trainDiTOnPixels, trainTarFlow, writeSampling, type CurveOptions } from './stages-generators.js';
-import { progress } from './context.js';
+import { progress, stepsFor } from './context.js';
 
 /** A few held-out digits (uint8 [N, 28, 28] + labels) beside the checkpoints, for the browser app. */
 async function writeHeldOutDigits(dir: string, set: DigitSet, n: number): Promise<void> {
@@ -56,6 +56,11 @@ async function featureCache(ctx: TrainContext): Promise<FeatureCache> {
 async function curveOptions(ctx: TrainContext, toImages: (x: tf.Tensor) => tf.Tensor, m: DigitModels, every: number): Promise<CurveOptions> {
   const reference = (await classifyReal(m, ctx.split.heldOut)).features;
   return { every, perClass: ctx.stepScale < 1 ? 2 : 3, classifier: m.classifier!, reference, toImages };
+}
+
+/** Six points on a DiT's curve, whatever its length. */
+function curveEvery(ctx: TrainContext): number {
+  return Math.max(1, Math.round(stepsFor(ctx, DEFAULT_STEPS.dit) / 6));
 }
 
 /** Runs one stage (or all). Returns the logs of the stages run. */
@@ -101,7 +106,7 @@ export async function runTrainStage(ctx: TrainContext, stage: TrainStage, comman
           else {
             const m = await loadDigitModels(read, ['fae', 'pixelDecoder', 'classifier']);
             try {
-              const curve = await curveOptions(ctx, (x) => decodeLatents(m, x), m, Math.max(1, Math.round(50 * ctx.stepScale)));
+              const curve = await curveOptions(ctx, (x) => decodeLatents(m, x), m, curveEvery(ctx));
               logs.push(await trainDiTOnLatents(ctx, latents, curve, sampling));
             } finally {
               disposeDigitModels(m);
@@ -116,7 +121,7 @@ export async function runTrainStage(ctx: TrainContext, stage: TrainStage, comman
         const m = await loadDigitModels(read, ['classifier']);
         try {
           // Pixel-space samples are grey [-1, 1]: to [0, 1] for the classifier.
-          const curve = await curveOptions(ctx, (x) => imagesToGrey01(x), m, Math.max(1, Math.round(50 * ctx.stepScale)));
+          const curve = await curveOptions(ctx, (x) => imagesToGrey01(x), m, curveEvery(ctx));
           logs.push(await trainDiTOnPixels(ctx, curve, sampling));
         } finally {
           disposeDigitModels(m);
