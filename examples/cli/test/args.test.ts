@@ -56,6 +56,9 @@ describe('fae command line', () => {
     expect(usageError(['train']).message).toMatch(/train needs a stage/);
     expect(usageError(['train', 'everything']).message).toMatch(/unknown stage 'everything'/);
     expect(usageError(['train', 'dit', '--steps', '0']).message).toMatch(/--steps must be between 1/);
+    expect(usageError(['train', 'stage-ib', '--continue']).message).toMatch(/--continue applies to dit, tarflow and dit-pixels/);
+    expect(parseCommandLine(['train', 'tarflow', '--continue']).options.continueTraining).toBe(true);
+    expect(parseCommandLine(['train', 'tarflow']).options.continueTraining).toBeUndefined();
     expect(usageError(['reconstruct', 'a.png', '--mnist', '4']).message).toMatch(/not both/);
     expect(usageError(['eval', '--models', '']).message).toMatch(/--models expects/);
     expect(usageError(['help', 'nope']).message).toMatch(/unknown command 'nope'/);

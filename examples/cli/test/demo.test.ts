@@ -37,18 +37,22 @@ describeBackends('fae CLI end to end', ({ backend }) => {
     const m = result.metrics;
     expect(m.classifier.heldOutAccuracy).toBeGreaterThan(0.9);
     for (const g of ['dit', 'tarflow']) {
-      // The shipped generators are briefly trained (near-chance accuracy, see the README): only the
-      // validity of the numbers is checked here.
       expect(m.generation[g].n).toBe(20);
-      expect(m.generation[g].accuracy).toBeGreaterThanOrEqual(0);
       expect(m.generation[g].accuracy).toBeLessThanOrEqual(1);
       expect(m.generation[g].fid).toBeGreaterThan(0);
       expect(Number.isFinite(m.generation[g].fid)).toBe(true);
     }
-    // The FAE round trip keeps the frozen encoder's features (shipped: 0.987 on 300 digits).
-    expect(m.reconstruction.featureCosine).toBeGreaterThan(0.95);
+    // The shipped generators make digits of the requested class (chance: 0.1; README: DiT 0.94,
+    // TARFlow 0.31 on 100 samples; these 20 are seeded, so the numbers are fixed per checkpoint).
+    expect(m.generation.dit.accuracy).toBeGreaterThanOrEqual(0.7);
+    expect(m.generation.tarflow.accuracy).toBeGreaterThanOrEqual(0.25);
+    // The FAE round trip keeps the frozen encoder's features and the pixels (shipped, 300 digits:
+    // R^2 0.918, 24.1 dB; the mean digit scores 11.9 dB).
+    expect(m.reconstruction.featureCosine).toBeGreaterThan(0.99);
     expect(m.reconstruction.featureCosine).toBeLessThanOrEqual(1);
-    expect(m.reconstruction.psnr).toBeGreaterThan(12);
+    expect(m.reconstruction.featureR2).toBeGreaterThan(0.85);
+    expect(m.reconstruction.psnr).toBeGreaterThan(20);
+    expect(m.reconstruction.psnr).toBeGreaterThan(m.reconstruction.meanImagePsnr + 8);
     expect(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')).metrics.generation.dit.n).toBe(20);
   });
 }, { backends: ['wasm'] });

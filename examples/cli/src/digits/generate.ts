@@ -44,6 +44,8 @@ export async function generateLatents(m: DigitModels, o: GenerateOptions): Promi
     const flow = need(m.tarflow, 'tarflow');
     return (await sampleFlow({
       model: flow, labels, seed: o.seed ?? 0, guidance: o.cfg ?? m.sampling.flowGuidance,
+      // STARFlow's score-based denoising step for a flow trained on noise-augmented latents
+      denoise: m.sampling.flowNoiseStd > 0 ? { noiseStd: m.sampling.flowNoiseStd } : undefined,
       onProgress: o.onProgress ? (e) => o.onProgress!({ done: e.step, total: e.steps }) : undefined,
     })) as tf.Tensor4D;
   } finally {

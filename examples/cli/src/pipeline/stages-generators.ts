@@ -66,7 +66,7 @@ export function emaDecayFor(steps: number): number {
 /** LightningDiT on latents (or pixels) with an EMA; a curve of sample quality every `curve.every` steps. */
 async function trainDiT(ctx: TrainContext, name: 'dit' | 'ditPixels', data: { x: tf.Tensor4D; labels: tf.Tensor1D }, curve: CurveOptions | null, sampling: SamplingConfig): Promise<StageLog> {
   const config = name === 'dit' ? DIT_CONFIG : DIT_PIXELS_CONFIG;
-  const steps = stepsFor(ctx, DEFAULT_STEPS.dit);
+  const steps = stepsFor(ctx, name === 'dit' ? DEFAULT_STEPS.dit : DEFAULT_STEPS.ditPixels);
   const emaDecay = emaDecayFor(steps);
   const model = new LightningDiT(config, { seed: ctx.seed + 21 });
   await continueFrom(ctx, name, model);

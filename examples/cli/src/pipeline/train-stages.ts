@@ -59,8 +59,8 @@ async function curveOptions(ctx: TrainContext, toImages: (x: tf.Tensor) => tf.Te
 }
 
 /** Six points on a DiT's curve, whatever its length. */
-function curveEvery(ctx: TrainContext): number {
-  return Math.max(1, Math.round(stepsFor(ctx, DEFAULT_STEPS.dit) / 6));
+function curveEvery(ctx: TrainContext, stage: 'dit' | 'ditPixels'): number {
+  return Math.max(1, Math.round(stepsFor(ctx, DEFAULT_STEPS[stage]) / 6));
 }
 
 /** Runs one stage (or all). Returns the logs of the stages run. */
@@ -106,7 +106,7 @@ export async function runTrainStage(ctx: TrainContext, stage: TrainStage, comman
           else {
             const m = await loadDigitModels(read, ['fae', 'pixelDecoder', 'classifier']);
             try {
-              const curve = await curveOptions(ctx, (x) => decodeLatents(m, x), m, curveEvery(ctx));
+              const curve = await curveOptions(ctx, (x) => decodeLatents(m, x), m, curveEvery(ctx, 'dit'));
               logs.push(await trainDiTOnLatents(ctx, latents, curve, sampling));
             } finally {
               disposeDigitModels(m);
@@ -121,7 +121,7 @@ export async function runTrainStage(ctx: TrainContext, stage: TrainStage, comman
         const m = await loadDigitModels(read, ['classifier']);
         try {
           // Pixel-space samples are grey [-1, 1]: to [0, 1] for the classifier.
-          const curve = await curveOptions(ctx, (x) => imagesToGrey01(x), m, curveEvery(ctx));
+          const curve = await curveOptions(ctx, (x) => imagesToGrey01(x), m, curveEvery(ctx, 'ditPixels'));
           logs.push(await trainDiTOnPixels(ctx, curve, sampling));
         } finally {
           disposeDigitModels(m);
