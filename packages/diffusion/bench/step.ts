@@ -3,34 +3,23 @@
 //   npm run bench -- --backend wasm --batch 4 --presets LightningDiT-S/2,LightningDiT-B/2 --repeats 3
 // Presets are on the FAE latent (16x16x32); LightningDiT-XL/1 (675M parameters, 256 tokens) needs ~3 GB
 // for its weights and minutes per step on a CPU backend: pass it explicitly.
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, Rng } from '@fae/core';
 import { PRESETS, LightningDiT, guidedVelocity } from '@fae/diffusion';
-import { softwareVulkanEnv } from '../../../tools/testing/src/backends-env.ts';
 // The benchmarks' one timing loop. Not a declared devDependency: @fae/bench depends on this package
 // (its model workloads), and turbo refuses a dependency cycle; npm workspaces link it all the same.
 import { timeIt } from '@fae/bench/timing';
+import { restartWithSoftwareVulkan, scriptArg as arg, writeResultTable } from '@fae/bench/script';
 
-const args = process.argv.slice(2);
-const arg = (name: string, dflt: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1] : dflt;
-};
 const backend = arg('backend', process.env.FAE_BACKEND ?? 'wasm');
 const batch = Number(arg('batch', '4'));
 const repeats = Number(arg('repeats', '3'));
 const presets = arg('presets', 'LightningDiT-S/2,LightningDiT-B/2').split(',');
 
 // WebGPU on a CPU-only machine needs software Vulkan in the environment before the process starts.
-const vk = softwareVulkanEnv();
-if (backend === 'webgpu' && Object.keys(vk).length && !process.env.FAE_BENCH_CHILD) {
-  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, ...vk, FAE_BENCH_CHILD: '1' } });
-  process.exit(r.status ?? 1);
-}
+if (backend === 'webgpu') restartWithSoftwareVulkan();
 
 const info = await initBackend(backend);
 const rows: Array<Record<string, string | number>> = [];
@@ -59,13 +48,6 @@ for (const name of presets) {
 }
 
 const result = { benchmark: 'lightningdit-step', backend: info.backend, adapter: info.adapter, features: info.features, repeats, date: new Date().toISOString(), rows };
-const outDir = join(dirname(fileURLToPath(import.meta.url)), 'out');
-mkdirSync(outDir, { recursive: true });
-writeFileSync(join(outDir, 'lightningdit-step.json'), JSON.stringify(result, null, 2));
-console.log(`backend ${info.backend} (${info.adapter ?? ''} ${info.features.join(' ')}), median of ${repeats}`);
-const cols = Object.keys(rows[0]);
-console.log(`| ${cols.join(' | ')} |\n| ${cols.map(() => '---').join(' | ')} |`);
-for (const r of rows) console.log(`| ${cols.map((c) => r[c]).join(' | ')} |`);
-console.log(`wrote ${join(outDir, 'lightningdit-step.json')}`);
+writeResultTable(join(dirname(fileURLToPath(import.meta.url)), 'out'), 'lightningdit-step', result, rows, `backend ${info.backend} (${info.adapter ?? ''} ${info.features.join(' ')}), median of ${repeats}`);
 // wasm's worker threads would keep Node alive.
 process.exit(0);

@@ -2,34 +2,23 @@
 // exact-likelihood forward for small presets on one backend. Prints a table and writes
 // bench/out/tarflow-sample.json.
 //   npm run bench -- --backend wasm --batch 4 --presets tarflow-tiny,tarflow-mnist --repeats 2
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@fae/core';
 import { PRESETS, TarFlow, sample } from '@fae/flow';
-import { softwareVulkanEnv } from '../../../tools/testing/src/backends-env.ts';
 // The benchmarks' one timing loop. Not a declared devDependency: @fae/bench depends on this package
 // (its model workloads), and turbo refuses a dependency cycle; npm workspaces link it all the same.
 import { timeIt } from '@fae/bench/timing';
+import { restartWithSoftwareVulkan, scriptArg as arg, writeResultTable } from '@fae/bench/script';
 
-const args = process.argv.slice(2);
-const arg = (name: string, dflt: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1] : dflt;
-};
 const backend = arg('backend', process.env.FAE_BACKEND ?? 'wasm');
 const batch = Number(arg('batch', '4'));
 const repeats = Number(arg('repeats', '2'));
 const presets = arg('presets', 'tarflow-tiny,tarflow-mnist').split(',');
 
 // WebGPU on a CPU-only machine needs software Vulkan in the environment before the process starts.
-const vk = softwareVulkanEnv();
-if (backend === 'webgpu' && Object.keys(vk).length && !process.env.FAE_BENCH_CHILD) {
-  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, ...vk, FAE_BENCH_CHILD: '1' } });
-  process.exit(r.status ?? 1);
-}
+if (backend === 'webgpu') restartWithSoftwareVulkan();
 
 const info = await initBackend(backend);
 const rows: Array<Record<string, string | number>> = [];
@@ -56,13 +45,6 @@ for (const name of presets) {
 }
 
 const result = { benchmark: 'tarflow-sample', backend: info.backend, adapter: info.adapter, features: info.features, repeats, date: new Date().toISOString(), rows };
-const outDir = join(dirname(fileURLToPath(import.meta.url)), 'out');
-mkdirSync(outDir, { recursive: true });
-writeFileSync(join(outDir, 'tarflow-sample.json'), JSON.stringify(result, null, 2));
-console.log(`backend ${info.backend} (${info.adapter ?? ''} ${info.features.join(' ')}), median of ${repeats}`);
-const cols = Object.keys(rows[0]);
-console.log(`| ${cols.join(' | ')} |\n| ${cols.map(() => '---').join(' | ')} |`);
-for (const r of rows) console.log(`| ${cols.map((c) => r[c]).join(' | ')} |`);
-console.log(`wrote ${join(outDir, 'tarflow-sample.json')}`);
+writeResultTable(join(dirname(fileURLToPath(import.meta.url)), 'out'), 'tarflow-sample', result, rows, `backend ${info.backend} (${info.adapter ?? ''} ${info.features.join(' ')}), median of ${repeats}`);
 // wasm's worker threads would keep Node alive.
 process.exit(0);

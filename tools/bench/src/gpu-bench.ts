@@ -8,25 +8,16 @@
 // with that environment):
 //   node --import tsx --import ./tools/bench/src/use-sources.mjs tools/bench/src/gpu-bench.ts --quick
 import * as tf from '@tensorflow/tfjs-core';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend, installNodeWebGPU, registerFaeWebGPUKernels } from '@fae/core';
-import { softwareVulkanEnv } from '../../testing/src/backends-env.js';
-// @fae/core registers tfjs's op gradients from its index.ts, which its package.json does not list as
-// having side effects: esbuild's bundle skips that file when every named import resolves past it
-// (and with it the gradients: "gradient function not found"). Import the registration itself.
-import '../../../packages/core/src/register-gradients.js';
+import { restartWithSoftwareVulkan } from './script.js';
 import { machineInfo } from './machine.js';
 import { modelBenchmarks } from './model-workloads.js';
 import { VitBlock, readOneElement, timeIt, vitBlockFlops, type Timing } from './workloads.js';
 
 // Dawn finds lavapipe only through the environment the process starts with.
-const vk = softwareVulkanEnv();
-if (Object.keys(vk).length && !process.env.FAE_BENCH_CHILD) {
-  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, ...vk, FAE_BENCH_CHILD: '1' } });
-  process.exit(r.status ?? 1);
-}
+restartWithSoftwareVulkan();
 
 const quick = process.argv.includes('--quick');
 const outIdx = process.argv.indexOf('--out');
