@@ -20,7 +20,7 @@ function capture() {
 }
 
 describeBackends('fae CLI end to end', ({ backend }) => {
-  it.skipIf(!existsSync(join(SHIPPED_CHECKPOINTS, 'dit', 'model.safetensors')))('demo samples labelled grids, reconstructs held-out digits and prints metrics', async () => {
+  it.skipIf(!existsSync(join(SHIPPED_CHECKPOINTS, 'dit', 'model.safetensors')))('demo samples labelled grids, reconstructs held-out digits and prints metrics (skipped only where the shipped checkpoints are absent)', async () => {
     const out = join(tmp, `demo-${backend}`);
     const c = capture();
     const code = await main(['demo', '--backend', backend, '--out', out, '--per-class', '2', '--quiet'], c.io);

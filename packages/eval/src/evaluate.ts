@@ -140,21 +140,25 @@ export interface EvalReport {
   fid_ms?: number;
 }
 
-/** Runs every image of `source` through the Inception and reports the metrics (JSON-friendly). */
-export async function evaluateImages(model: FeatureExtractor, source: ImageSource, opts: EvaluateOptions = {}): Promise<{ report: EvalReport; statistics: StatisticsFile }> {
-  const refFeatures = opts.referenceFeatures ?? opts.reference?.activations;
-  const acc = new InceptionAccumulator(model, { spatial: opts.spatial ?? true, logits: true, keepFeatures: opts.keepFeatures ?? !!refFeatures, gram: opts.gram });
+/** Feeds every batch of `source` to `acc` (disposing it), reporting progress; returns the seconds taken. */
+async function accumulate(acc: InceptionAccumulator, source: ImageSource, batchSize: number, onProgress?: (p: EvalProgress) => void): Promise<number> {
   const t0 = performance.now();
-  for await (const batch of source.batches(opts.batchSize ?? 16)) {
+  for await (const batch of source.batches(batchSize)) {
     try {
       await acc.add(batch.images);
     } finally {
       batch.images.dispose();
     }
-    const s = (performance.now() - t0) / 1000;
-    opts.onProgress?.({ done: acc.count, total: source.count, imagesPerSecond: acc.count / s });
+    onProgress?.({ done: acc.count, total: source.count, imagesPerSecond: acc.count / ((performance.now() - t0) / 1000) });
   }
-  const seconds = (performance.now() - t0) / 1000;
+  return (performance.now() - t0) / 1000;
+}
+
+/** Runs every image of `source` through the Inception and reports the metrics (JSON-friendly). */
+export async function evaluateImages(model: FeatureExtractor, source: ImageSource, opts: EvaluateOptions = {}): Promise<{ report: EvalReport; statistics: StatisticsFile }> {
+  const refFeatures = opts.referenceFeatures ?? opts.reference?.activations;
+  const acc = new InceptionAccumulator(model, { spatial: opts.spatial ?? true, logits: true, keepFeatures: opts.keepFeatures ?? !!refFeatures, gram: opts.gram });
+  const seconds = await accumulate(acc, source, opts.batchSize ?? 16, opts.onProgress);
   const statistics = acc.statistics();
   const report: EvalReport = { count: acc.count, seconds, images_per_second: acc.count / seconds, backend: tf.getBackend() };
   const is = acc.inceptionScore(opts.isSplits ?? 10);
@@ -177,15 +181,7 @@ export async function evaluateImages(model: FeatureExtractor, source: ImageSourc
 /** Statistics of an image set only (a reference set, or one shard of samples). */
 export async function computeStatistics(model: FeatureExtractor, source: ImageSource, opts: { batchSize?: number; spatial?: boolean; keepFeatures?: boolean; gram?: 'float64' | 'backend'; onProgress?: (p: EvalProgress) => void } = {}): Promise<StatisticsFile> {
   const acc = new InceptionAccumulator(model, { spatial: opts.spatial ?? true, logits: false, keepFeatures: opts.keepFeatures, gram: opts.gram });
-  const t0 = performance.now();
-  for await (const batch of source.batches(opts.batchSize ?? 16)) {
-    try {
-      await acc.add(batch.images);
-    } finally {
-      batch.images.dispose();
-    }
-    opts.onProgress?.({ done: acc.count, total: source.count, imagesPerSecond: acc.count / ((performance.now() - t0) / 1000) });
-  }
+  await accumulate(acc, source, opts.batchSize ?? 16, opts.onProgress);
   return acc.statistics();
 }
 
