@@ -56,8 +56,9 @@ if [ ${#phases[@]} -eq 0 ]; then
   echo 'usage: run.sh [--parallel] "<fae args>" ["<fae args>" ...] [--then "<fae args>" ...]' >&2
   exit 2
 fi
-for f in .device-cli/fae.mjs .device-cli/node_modules.tar.xz; do
-  [ -f "$f" ] || { echo "run.sh: missing $f (run examples/cli/device/prepare.sh and carry .device-cli)" >&2; exit 1; }
+CLI=${FAE_CLI:-.device-cli}
+for f in "$CLI/fae.mjs" "$CLI/node_modules.tar.xz"; do
+  [ -f "$f" ] || { echo "run.sh: missing $f (run examples/cli/device/prepare.sh and carry $CLI)" >&2; exit 1; }
 done
 
 # ---- node, the app, the models folder ----
@@ -68,8 +69,8 @@ else
   xz -dc .device/node.xz > "$RUN/node" && chmod +x "$RUN/node" || { echo 'run.sh: cannot unpack .device/node.xz (carry it)' >&2; exit 1; }
   node=$RUN/node
 fi
-cp .device-cli/fae.mjs .device-cli/*.wasm "$RUN/app/"
-tar -C "$RUN/app" -xJf .device-cli/node_modules.tar.xz
+cp "$CLI/fae.mjs" "$CLI"/*.wasm "$RUN/app/"
+tar -C "$RUN/app" -xJf "$CLI/node_modules.tar.xz"
 if [ ! -d "$MODELS" ]; then mkdir -p "$(dirname "$MODELS")" && cp -r examples/cli/checkpoints "$MODELS"; fi
 # The bundle's default models folder is <bundle dir>/../checkpoints: make it this one.
 ln -sfn "$MODELS" "$RUN/checkpoints"

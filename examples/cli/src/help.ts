@@ -80,5 +80,11 @@ Stages, in pipeline order (each reads what the earlier ones wrote into the model
   tarflow      TARFlow, class-conditional, on the FAE latents
   dit-pixels   the same DiT on raw pixels (the convergence baseline)
   all          every stage in order, then eval
-The models folder is --models (default <out>/checkpoints); it must be a local folder.`,
+The models folder is --models (default <out>/checkpoints); it must be a local folder.
+  --steps <n>        training steps (default: the stage's, see the README's table)
+  --batch <n>        batch size; without --steps the stage keeps the samples it sees (steps scaled by
+                     default batch / n) and without --lr its learning rate scales by sqrt(n / default
+                     batch) (the README's GPU recipe uses --batch 256)
+  --lr <x>           peak learning rate (default: the stage's, scaled as above)
+  --continue         dit, tarflow, dit-pixels: start from the weights already in the models folder`,
 };

@@ -50,11 +50,30 @@ export const TARFLOW_CONFIG: TarFlowConfig = {
   inChannels: LATENT_CHANNELS, imgSize: GRID, patchSize: 1, channels: 64, headDim: 32, numBlocks: 3, layersPerBlock: 1, numClasses: 10,
 };
 
+/** Steps, batch size and peak learning rate of one training stage. */
+export interface StageHyperparameters {
+  steps: number;
+  batch: number;
+  lr: number;
+}
+
 /**
- * Default training steps per stage (batch 32, encoder 16): what made the shipped checkpoints. The
- * classifier's 800 steps live in train-stages.ts.
+ * Default training per stage: what made the shipped checkpoints (`fae train all`). `--batch n` keeps
+ * the number of samples seen (steps x batch) and scales the learning rate by sqrt(n / batch); see
+ * `stageHyperparameters` in pipeline/context.ts.
  */
-export const DEFAULT_STEPS = { encoder: 150, stageIb: 2000, stageIa: 1500, stageII: 300, dit: 7200, ditPixels: 2400, tarflow: 5400 } as const;
+export const STAGE_DEFAULTS = {
+  classifier: { steps: 800, batch: 64, lr: 2e-3 },
+  encoder: { steps: 150, batch: 16, lr: 1e-3 },
+  stageIb: { steps: 2000, batch: 32, lr: 1e-3 },
+  stageIa: { steps: 1500, batch: 32, lr: 1e-3 },
+  stageII: { steps: 300, batch: 32, lr: 3e-4 },
+  dit: { steps: 7200, batch: 32, lr: 5e-4 },
+  ditPixels: { steps: 2400, batch: 32, lr: 5e-4 },
+  tarflow: { steps: 5400, batch: 32, lr: 1e-3 },
+} as const satisfies Record<string, StageHyperparameters>;
+
+export type TrainedStage = keyof typeof STAGE_DEFAULTS;
 
 /** Sampling defaults (stored in the checkpoints' sampling.json by training; these are the fallback). */
 export interface SamplingConfig {

@@ -1,6 +1,7 @@
 // What every training stage gets: the data split, the models folder, the seed, step overrides and
 // a progress-bar factory; and what it records (a JSON log of curves and timings).
 import type { MnistSplit } from '../data/mnist.js';
+import { STAGE_DEFAULTS, type StageHyperparameters, type TrainedStage } from '../digits/config.js';
 import { ProgressBar } from '../progress.js';
 
 export interface StageLog {
@@ -35,8 +36,20 @@ export interface TrainContext {
   log: (line: string) => void;
 }
 
-export function stepsFor(ctx: TrainContext, defaultSteps: number): number {
-  return ctx.steps ?? Math.max(1, Math.round(defaultSteps * ctx.stepScale));
+/**
+ * A stage's steps, batch and learning rate: its defaults (steps times FAE_STEP_SCALE), unless the
+ * command line says otherwise. `--batch n` alone keeps the samples seen: steps x (default batch / n),
+ * at least 1, and the learning rate x sqrt(n / default batch) (the square-root rule for Adam), so that
+ * `fae train all --batch 256` is the same recipe in fewer, larger steps (a GPU's shape of work).
+ * `--steps` and `--lr` are taken as given.
+ */
+export function stageHyperparameters(ctx: TrainContext, stage: TrainedStage): StageHyperparameters {
+  const d = STAGE_DEFAULTS[stage];
+  const batch = ctx.batch ?? d.batch;
+  const ratio = batch / d.batch;
+  const steps = ctx.steps ?? Math.max(1, Math.round((d.steps * ctx.stepScale) / ratio));
+  const lr = ctx.lr ?? d.lr * Math.sqrt(ratio);
+  return { steps, batch, lr };
 }
 
 export function progress(ctx: TrainContext, label: string, total: number): ProgressBar {

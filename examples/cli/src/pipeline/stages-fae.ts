@@ -8,10 +8,10 @@ import type { Dinov2Model } from '@fae/encoders';
 import { join } from 'node:path';
 import { saveComponent } from '../checkpoints.js';
 import { digitsToImages, gatherDigits, MNIST_PIXELS, type DigitSet } from '../data/mnist.js';
-import { ADAPTER_CONFIG, COMPONENTS, DEFAULT_STEPS, FEATURE_DECODER_CONFIG, PIXEL_DECODER_CONFIG } from '../digits/config.js';
+import { ADAPTER_CONFIG, COMPONENTS, FEATURE_DECODER_CONFIG, PIXEL_DECODER_CONFIG } from '../digits/config.js';
 import { buildComponent, loadComponent, type ComponentConfigJson } from '../digits/models.js';
 import { DIGIT_ENCODER_CONFIG, MimHead, buildDigitEncoder, encodeDigits, mimLoss, randomPatchMask } from '../models/digit-encoder.js';
-import { progress, stepsFor, subsample, type StageLog, type TrainContext } from './context.js';
+import { progress, stageHyperparameters, subsample, type StageLog, type TrainContext } from './context.js';
 import { BatchSampler, trainLoop } from './simple-loop.js';
 
 const localRead = (dir: string) => async (component: string, file: string) => {
@@ -29,8 +29,7 @@ class MimPretraining extends Module {
 }
 
 export async function trainEncoder(ctx: TrainContext): Promise<StageLog> {
-  const steps = stepsFor(ctx, DEFAULT_STEPS.encoder);
-  const batch = ctx.batch ?? 16;
+  const { steps, batch, lr } = stageHyperparameters(ctx, 'encoder');
   const encoder = buildDigitEncoder(DIGIT_ENCODER_CONFIG);
   const head = new MimHead(DIGIT_ENCODER_CONFIG.hidden_size, DIGIT_ENCODER_CONFIG.patch_size, ctx.seed + 11);
   const model = new MimPretraining(encoder, head);
@@ -39,7 +38,7 @@ export async function trainEncoder(ctx: TrainContext): Promise<StageLog> {
   const bar = progress(ctx, 'encoder (MIM)', steps);
   try {
     const r = await trainLoop({
-      module: model, steps, lr: ctx.lr ?? 1e-3, seed: ctx.seed, weightDecay: 0.05, clipNorm: 1,
+      module: model, steps, lr, seed: ctx.seed, weightDecay: 0.05, clipNorm: 1,
       onProgress: (e) => bar.update(e.step, { loss: e.loss }),
       loss: (_s, rng) => tf.tidy(() => {
         const b = gatherDigits(ctx.split.train, sampler.next(batch));
@@ -88,13 +87,13 @@ function featureBatches(cache: FeatureCache, batch: number, seed: number) {
 
 /** Stage Ib: adapter + feature decoder (L2 + beta KL); then the latent statistics. */
 export async function trainStageIbDigits(ctx: TrainContext, cache: FeatureCache): Promise<StageLog> {
-  const steps = stepsFor(ctx, DEFAULT_STEPS.stageIb);
+  const { steps, batch, lr } = stageHyperparameters(ctx, 'stageIb');
   const fae = new FeatureAutoEncoder(ADAPTER_CONFIG, FEATURE_DECODER_CONFIG);
   const bar = progress(ctx, 'stage Ib (adapter + feature decoder)', steps);
   const t0 = Date.now();
   try {
     const r = await trainStageIb({
-      fae, steps, data: featureBatches(cache, ctx.batch ?? 32, ctx.seed + 3), lr: ctx.lr ?? 1e-3, warmupSteps: Math.min(20, steps), seed: ctx.seed + 3,
+      fae, steps, data: featureBatches(cache, batch, ctx.seed + 3), lr, warmupSteps: Math.min(20, steps), seed: ctx.seed + 3,
       clipNorm: 1, onProgress: (p) => bar.update(p.step, { loss: p.loss, ...p.parts }),
     });
     r.dispose();
@@ -124,7 +123,7 @@ export async function trainStageIbDigits(ctx: TrainContext, cache: FeatureCache)
 /** Stage Ia (pixel decoder on frozen features + noise) or II (fine-tuned on the FAE's x^). */
 export async function trainPixelStage(ctx: TrainContext, cache: FeatureCache, stage: 'Ia' | 'II'): Promise<StageLog> {
   const read = localRead(ctx.modelsDir);
-  const steps = stepsFor(ctx, stage === 'Ia' ? DEFAULT_STEPS.stageIa : DEFAULT_STEPS.stageII);
+  const { steps, batch, lr } = stageHyperparameters(ctx, stage === 'Ia' ? 'stageIa' : 'stageII');
   const decoder = stage === 'Ia'
     ? new PixelDecoder(PIXEL_DECODER_CONFIG)
     : await loadComponent<PixelDecoder>(read, 'pixelDecoder');
@@ -134,8 +133,8 @@ export async function trainPixelStage(ctx: TrainContext, cache: FeatureCache, st
   const t0 = Date.now();
   try {
     const common = {
-      decoder, steps, data: featureBatches(cache, ctx.batch ?? 32, ctx.seed + (stage === 'Ia' ? 4 : 5)),
-      lr: ctx.lr ?? (stage === 'Ia' ? 1e-3 : 3e-4), warmupSteps: Math.min(stage === 'Ia' ? 20 : 5, steps), seed: ctx.seed + 6, clipNorm: 1,
+      decoder, steps, data: featureBatches(cache, batch, ctx.seed + (stage === 'Ia' ? 4 : 5)),
+      lr, warmupSteps: Math.min(stage === 'Ia' ? 20 : 5, steps), seed: ctx.seed + 6, clipNorm: 1,
       objective: { reconstruction: 'l2' as const },
       onProgress: (p: { step: number; loss: number; parts: Record<string, number> }) => bar.update(p.step, { loss: p.loss }),
     };

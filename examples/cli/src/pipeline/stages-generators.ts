@@ -6,12 +6,12 @@ import { TarFlow, createFlowTrainer } from '@fae/flow';
 import { indexBatches, type Module } from '@fae/core';
 import { saveComponent, saveJson } from '../checkpoints.js';
 import { digitsToImages } from '../data/mnist.js';
-import { COMPONENTS, DEFAULT_SAMPLING, DEFAULT_STEPS, DIT_CONFIG, DIT_PIXELS_CONFIG, TARFLOW_CONFIG, type SamplingConfig } from '../digits/config.js';
+import { COMPONENTS, DEFAULT_SAMPLING, DIT_CONFIG, DIT_PIXELS_CONFIG, TARFLOW_CONFIG, type SamplingConfig } from '../digits/config.js';
 import { loadComponent, type ComponentConfigJson } from '../digits/models.js';
 import type { DigitClassifier } from '../models/digit-classifier.js';
 import { judgeSamples, type SampleJudgement } from './judge.js';
 import { localRead } from './stages-fae.js';
-import { progress, stepsFor, subsample, type StageLog, type TrainContext } from './context.js';
+import { progress, stageHyperparameters, subsample, type StageLog, type TrainContext } from './context.js';
 import { join } from 'node:path';
 
 export interface CurvePoint extends SampleJudgement {
@@ -66,14 +66,14 @@ export function emaDecayFor(steps: number): number {
 /** LightningDiT on latents (or pixels) with an EMA; a curve of sample quality every `curve.every` steps. */
 async function trainDiT(ctx: TrainContext, name: 'dit' | 'ditPixels', data: { x: tf.Tensor4D; labels: tf.Tensor1D }, curve: CurveOptions | null, sampling: SamplingConfig): Promise<StageLog> {
   const config = name === 'dit' ? DIT_CONFIG : DIT_PIXELS_CONFIG;
-  const steps = stepsFor(ctx, name === 'dit' ? DEFAULT_STEPS.dit : DEFAULT_STEPS.ditPixels);
+  const { steps, batch, lr } = stageHyperparameters(ctx, name);
   const emaDecay = emaDecayFor(steps);
   const model = new LightningDiT(config, { seed: ctx.seed + 21 });
   await continueFrom(ctx, name, model);
   const evalModel = new LightningDiT(config, { seed: ctx.seed + 21 });
   const trainer = new DiffusionTrainer({
-    model, steps, lr: ctx.lr ?? 5e-4, emaDecay, clipNorm: 1, seed: ctx.seed + 22,
-    data: latentBatches(data.x, data.labels, { batchSize: ctx.batch ?? 32, seed: ctx.seed + 23 }),
+    model, steps, lr, emaDecay, clipNorm: 1, seed: ctx.seed + 22,
+    data: latentBatches(data.x, data.labels, { batchSize: batch, seed: ctx.seed + 23 }),
     onProgress: (p) => bar.update(p.step, { loss: p.loss }),
   });
   const label = name === 'dit' ? 'LightningDiT on FAE latents' : 'LightningDiT on pixels (baseline)';
@@ -123,17 +123,17 @@ export async function trainDiTOnPixels(ctx: TrainContext, curve: CurveOptions | 
 
 /** TARFlow on the latents: NLL with Gaussian noise augmentation and label dropout (for guidance). */
 export async function trainTarFlow(ctx: TrainContext, latents: { latents: tf.Tensor4D; labels: tf.Tensor1D }, sampling = DEFAULT_SAMPLING): Promise<StageLog> {
-  const steps = stepsFor(ctx, DEFAULT_STEPS.tarflow);
+  const { steps, batch, lr } = stageHyperparameters(ctx, 'tarflow');
   const model = new TarFlow({ ...TARFLOW_CONFIG, seed: ctx.seed + 31 });
   await continueFrom(ctx, 'tarflow', model);
   const n = latents.latents.shape[0];
   const data = indexBatches(n, (idx) => tf.tidy(() => {
     const i = tf.tensor1d(idx, 'int32');
     return { latents: tf.gather(latents.latents, i), labels: tf.gather(latents.labels, i) };
-  }), { batchSize: ctx.batch ?? 32, seed: ctx.seed + 32 });
+  }), { batchSize: batch, seed: ctx.seed + 32 });
   const bar = progress(ctx, 'TARFlow on FAE latents', steps);
   const { trainer, optimizer } = createFlowTrainer({
-    model, data, steps, lr: ctx.lr ?? 1e-3, warmupSteps: Math.min(10, steps), clipNorm: 1, seed: ctx.seed + 33,
+    model, data, steps, lr, warmupSteps: Math.min(10, steps), clipNorm: 1, seed: ctx.seed + 33,
     noiseStd: sampling.flowNoiseStd, dropLabel: 0.1, onProgress: (p) => bar.update(p.step, { loss: p.loss }),
   });
   const t0 = Date.now();

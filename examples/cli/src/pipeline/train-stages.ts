@@ -10,7 +10,7 @@ import type { TrainStage } from '../args.js';
 import { saveComponent, saveJson } from '../checkpoints.js';
 import { digitsToImages, imagesToGrey01, MNIST_PIXELS, type DigitSet } from '../data/mnist.js';
 import { encodeSafetensors } from '@fae/core';
-import { COMPONENTS, DEFAULT_SAMPLING, DEFAULT_STEPS } from '../digits/config.js';
+import { COMPONENTS, DEFAULT_SAMPLING, type TrainedStage } from '../digits/config.js';
 import { decodeLatents } from '../digits/generate.js';
 import { disposeDigitModels, loadComponent, loadDigitModels, type ComponentConfigJson, type DigitModels } from '../digits/models.js';
 import { DEFAULT_CLASSIFIER_CONFIG, type DigitClassifier } from '../models/digit-classifier.js';
@@ -19,7 +19,7 @@ import { evaluateDigits, classifyReal, type DigitMetrics } from './evaluate.js';
 import { trainDigitClassifier } from './train-classifier.js';
 import { cacheTrainFeatures, localRead, trainEncoder, trainLatents, trainPixelStage, trainStageIbDigits } from './stages-fae.js';
 import { trainDiTOnLatents, trainDiTOnPixels, trainTarFlow, writeSampling, type CurveOptions } from './stages-generators.js';
-import { progress, stepsFor } from './context.js';
+import { progress, stageHyperparameters } from './context.js';
 
 /** A few held-out digits (uint8 [N, 28, 28] + labels) beside the checkpoints, for the browser app. */
 async function writeHeldOutDigits(dir: string, set: DigitSet, n: number): Promise<void> {
@@ -60,8 +60,14 @@ async function curveOptions(ctx: TrainContext, toImages: (x: tf.Tensor) => tf.Te
 
 /** Six points on a DiT's curve, whatever its length. */
 function curveEvery(ctx: TrainContext, stage: 'dit' | 'ditPixels'): number {
-  return Math.max(1, Math.round(stepsFor(ctx, DEFAULT_STEPS[stage]) / 6));
+  return Math.max(1, Math.round(stageHyperparameters(ctx, stage).steps / 6));
 }
+
+/** The STAGE_DEFAULTS entry of each trained stage (its log records the steps, batch and lr used). */
+const HYPERPARAMETER_KEYS = {
+  classifier: 'classifier', encoder: 'encoder', 'stage-ib': 'stageIb', 'stage-ia': 'stageIa', 'stage-ii': 'stageII',
+  dit: 'dit', tarflow: 'tarflow', 'dit-pixels': 'ditPixels',
+} as const satisfies Partial<Record<Exclude<TrainStage, 'all'>, TrainedStage>>;
 
 /** Runs one stage (or all). Returns the logs of the stages run. */
 export async function runTrainStage(ctx: TrainContext, stage: TrainStage, command: string): Promise<{ logs: StageLog[]; metrics?: DigitMetrics }> {
@@ -75,10 +81,11 @@ export async function runTrainStage(ctx: TrainContext, stage: TrainStage, comman
     ctx.log(`[train] ${s}`);
     switch (s) {
       case 'classifier': {
-        const bar = progress(ctx, 'digit classifier', ctx.steps ?? Math.max(1, Math.round(800 * ctx.stepScale)));
+        const { steps, batch, lr } = stageHyperparameters(ctx, 'classifier');
+        const bar = progress(ctx, 'digit classifier', steps);
         const r = await trainDigitClassifier({
-          train: ctx.classifierTrain ?? ctx.split.train, heldOut: ctx.split.heldOut, steps: ctx.steps ?? Math.max(1, Math.round(800 * ctx.stepScale)),
-          batch: ctx.batch, lr: ctx.lr, seed: ctx.seed, onProgress: (e) => bar.update(e.step, { loss: e.loss }),
+          train: ctx.classifierTrain ?? ctx.split.train, heldOut: ctx.split.heldOut, steps, batch, lr, seed: ctx.seed,
+          onProgress: (e) => bar.update(e.step, { loss: e.loss }),
         });
         bar.done();
         await saveComponent(ctx.modelsDir, COMPONENTS.classifier, r.model, { class: 'DigitClassifier', config: DEFAULT_CLASSIFIER_CONFIG, trained: { steps: r.losses.at(-1)?.[0], heldOutAccuracy: r.heldOutAccuracy } } satisfies ComponentConfigJson);
@@ -131,7 +138,8 @@ export async function runTrainStage(ctx: TrainContext, stage: TrainStage, comman
     }
     ctx.log(`[train] ${s} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const last = logs.at(-1);
-    if (last) await saveJson(join(ctx.modelsDir, 'logs', `${last.stage}.json`), { command, backend: ctx.backend, seed: ctx.seed, finishedAt: new Date().toISOString(), ...last });
+    const hyper = s in HYPERPARAMETER_KEYS ? stageHyperparameters(ctx, HYPERPARAMETER_KEYS[s as keyof typeof HYPERPARAMETER_KEYS]) : {};
+    if (last) await saveJson(join(ctx.modelsDir, 'logs', `${last.stage}.json`), { command, backend: ctx.backend, seed: ctx.seed, finishedAt: new Date().toISOString(), ...hyper, ...last });
   };
   if (stage !== 'all') {
     await run(stage);

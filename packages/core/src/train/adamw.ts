@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
 import { toGradMap, type NamedGradsInput } from './grads.js';
+import { adamwParamUpdate, fusedUpdatesAvailable, momentUpdate } from './fused-update.js';
 
 export interface AdamWOptions {
   /** Learning rate (default 1e-3, torch's default); a schedule sets it per step through step(). */
@@ -13,6 +14,18 @@ export interface AdamWOptions {
   eps?: number;
   /** Decoupled weight decay (default 1e-2, torch's default); a function picks it per parameter name. */
   weightDecay?: number | ((name: string) => number);
+  /**
+   * Use the fused update kernels (3 per parameter instead of ~14 ops; fused-update.ts) where the
+   * backend has them (default true). Same bits as the unfused ops on cpu and wasm.
+   */
+  fused?: boolean;
+}
+
+export interface AdamWStepOptions {
+  /** Learning rate for this and later steps. */
+  lr?: number;
+  /** Multiplies every gradient first (gradient clipping's coefficient), without a clipped copy. */
+  gradScale?: number;
 }
 
 /** Named float32 arrays (PyTorch-free, backend-free), as checkpoints store them. */
@@ -37,6 +50,7 @@ export class AdamW {
   readonly eps: number;
   private readonly decayOf: (name: string) => number;
   private readonly slots = new Map<string, Slot>();
+  private readonly fused: boolean;
 
   /** `params`: the variables to train, by name (e.g. `module.trainableVariables()`). */
   constructor(readonly params: Map<string, tf.Variable>, opts: AdamWOptions = {}) {
@@ -45,6 +59,7 @@ export class AdamW {
     this.eps = opts.eps ?? 1e-8;
     const wd = opts.weightDecay ?? 1e-2;
     this.decayOf = typeof wd === 'function' ? wd : () => wd;
+    this.fused = opts.fused ?? true;
     const [b1, b2] = this.betas;
     if (!(this.lr >= 0) || !(this.eps >= 0) || !(b1 >= 0 && b1 < 1) || !(b2 >= 0 && b2 < 1)) {
       throw new ConfigError('AdamW', `invalid hyper-parameters lr=${this.lr} betas=[${b1}, ${b2}] eps=${this.eps}`);
@@ -66,13 +81,16 @@ export class AdamW {
   }
 
   /**
-   * One update with `grads` (by parameter name). `lr` overrides this.lr for this and later steps.
-   * Gradients of names this optimiser does not hold are an error; missing gradients skip the parameter.
+   * One update with `grads` (by parameter name). `lr` overrides this.lr for this and later steps;
+   * `gradScale` multiplies the gradients first. Gradients of names this optimiser does not hold are an
+   * error; missing gradients skip the parameter.
    */
-  step(grads: NamedGradsInput, opts: { lr?: number } = {}): void {
+  step(grads: NamedGradsInput, opts: AdamWStepOptions = {}): void {
     if (opts.lr !== undefined) this.lr = opts.lr;
     const [b1, b2] = this.betas;
     const lr = this.lr;
+    const scale = opts.gradScale === undefined || opts.gradScale === 1 ? null : opts.gradScale;
+    const fused = this.fused && fusedUpdatesAvailable();
     for (const [name, g] of toGradMap(grads)) {
       const p = this.params.get(name);
       if (!p) throw new ConfigError('AdamW.step', `gradient for '${name}', which is not a parameter of this optimiser`);
@@ -85,9 +103,20 @@ export class AdamW {
       const bc1 = 1 - b1 ** s.step;
       const bc2 = 1 - b2 ** s.step;
       const stepSize = lr / bc1;
+      if (fused && p.dtype === 'float32' && g.dtype === 'float32') {
+        tf.tidy(() => {
+          const m = momentUpdate(s.m, g, { c1: b1, c2: 1 - b1, scale, square: false }); // b1 m + (1-b1) s g
+          const v = momentUpdate(s.v, g, { c1: b2, c2: 1 - b2, scale, square: true }); // b2 v + (1-b2) (s g)^2
+          s.m.assign(m);
+          s.v.assign(v);
+          p.assign(adamwParamUpdate(p, m, v, { d: wd !== 0 ? 1 - lr * wd : null, k: stepSize, r: Math.sqrt(bc2), eps: this.eps }));
+        });
+        continue;
+      }
       tf.tidy(() => {
-        const m = tf.add(tf.mul(s.m, b1), tf.mul(g, 1 - b1)); // m <- b1 m + (1-b1) g
-        const v = tf.add(tf.mul(s.v, b2), tf.mul(tf.square(g), 1 - b2)); // v <- b2 v + (1-b2) g^2
+        const gs = scale !== null ? tf.mul(g, tf.scalar(scale)) : g;
+        const m = tf.add(tf.mul(s.m, b1), tf.mul(gs, 1 - b1)); // m <- b1 m + (1-b1) g
+        const v = tf.add(tf.mul(s.v, b2), tf.mul(tf.square(gs), 1 - b2)); // v <- b2 v + (1-b2) g^2
         const denom = tf.add(tf.div(tf.sqrt(v), Math.sqrt(bc2)), this.eps);
         const decayed = wd !== 0 ? tf.mul(p, 1 - lr * wd) : p; // decoupled decay first, as torch
         s.m.assign(m);

@@ -12,3 +12,4 @@ export * from './checkpoint.js';
 export * from './data.js';
 export * from './trainer.js';
 export * from './mulberry32.js';
+export * from './fused-update.js';

@@ -16,6 +16,7 @@ import {
 import { isDataSource, type TrainData } from './data.js';
 import type { EMA } from './ema.js';
 import { computeGrads, disposeGrads, type NamedGrads } from './grads.js';
+import { assertFinite } from './guard.js';
 import { Rng } from './rng.js';
 import type { LrSchedule } from './schedule.js';
 
@@ -170,13 +171,12 @@ export class Trainer<B = unknown> {
         [grads, loss] = [m.grads, m.loss];
       }
       const g = grads!;
-      const names = [...g.keys()];
-      // One read: [loss, grad norm, finite(loss), finite(grad_0), ...].
+      // One read: [loss, grad norm, finite(loss)]. The norm is finite only if every gradient is
+      // (NaN and Inf survive the sum of squares), so the per-gradient check runs only when it is not.
       const packed = tf.tidy(() => {
         const parts = [...g.values()].map((t) => tf.sum(tf.square(t)));
         const norm = parts.length ? tf.sqrt(addMany(parts)) : tf.scalar(0);
-        const finite = (t: tf.Tensor) => tf.cast(tf.all(tf.isFinite(tf.reshape(t, [-1]))), 'float32');
-        const flags = o.guard === false ? [] : [finite(loss!), ...[...g.values()].map(finite)];
+        const flags = o.guard === false ? [] : [tf.cast(tf.all(tf.isFinite(tf.reshape(loss!, [-1]))), 'float32')];
         return stackMany([tf.reshape(loss!, []), norm, ...flags]); // [2 + flags]
       });
       const vals = await packed.data();
@@ -184,17 +184,12 @@ export class Trainer<B = unknown> {
       const [lossValue, gradNorm] = [vals[0], vals[1]];
       if (o.guard !== false) {
         if (vals[2] !== 1) throw new NonFiniteError(this.step + 1, 'loss');
-        for (let i = 0; i < names.length; i++) if (vals[3 + i] !== 1) throw new NonFiniteError(this.step + 1, `grad:${names[i]}`);
+        if (!Number.isFinite(gradNorm)) await assertFinite(this.step + 1, [...g].map(([k, t]) => [`grad:${k}`, t] as [string, tf.Tensor]));
       }
-      if (o.clipNorm !== undefined) {
-        const coef = o.clipNorm / (gradNorm + 1e-6); // torch: min(1, max_norm / (norm + 1e-6))
-        if (coef < 1) {
-          const clipped: NamedGrads = new Map([...g].map(([k, t]) => [k, tf.tidy(() => tf.mul(t, tf.scalar(coef)))]));
-          disposeGrads(g);
-          grads = clipped;
-        }
-      }
-      o.optimizer.step(grads!, { lr });
+      // torch: g * min(1, max_norm / (norm + 1e-6)), applied by the optimizer as it reads g
+      const coef = o.clipNorm !== undefined ? o.clipNorm / (gradNorm + 1e-6) : 1;
+      const gradScale = coef < 1 ? coef : undefined;
+      o.optimizer.step(g, { lr, gradScale });
       o.ema?.update();
       this.step += 1;
       return { loss: lossValue, lr, gradNorm };
