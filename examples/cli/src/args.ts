@@ -38,7 +38,7 @@ const PER_COMMAND: Record<CommandName, OptionSpec> = {
     cfg: { type: 'string' },
   },
   eval: { 'per-class': { type: 'string' }, steps: { type: 'string' }, cfg: { type: 'string' } },
-  train: { steps: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, continue: { type: 'boolean' } },
+  train: { steps: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, continue: { type: 'boolean' }, resume: { type: 'boolean' } },
 };
 
 export interface GlobalOptions {
@@ -75,6 +75,8 @@ export interface CommandOptions {
   lr?: number;
   /** train dit / tarflow / dit-pixels: start from the component already in the models folder. */
   continueTraining?: boolean;
+  /** train dit / tarflow / dit-pixels: go on from the stage's last checkpoint (an interrupted run). */
+  resume?: boolean;
 }
 
 export function parseInteger(value: string, option: string, command: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
@@ -146,6 +148,11 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
     if (v.continue) {
       if (!['dit', 'tarflow', 'dit-pixels'].includes(stage)) throw new UsageError(`--continue applies to dit, tarflow and dit-pixels, not '${stage}'`, command);
       options.continueTraining = true;
+    }
+    if (v.resume) {
+      if (!['dit', 'tarflow', 'dit-pixels'].includes(stage)) throw new UsageError(`--resume applies to dit, tarflow and dit-pixels, not '${stage}'`, command);
+      if (v.continue) throw new UsageError('--resume and --continue exclude each other (--resume goes on with the same run; --continue starts a new run from the saved weights)', command);
+      options.resume = true;
     }
   }
   if (positionals.length && command !== 'encode' && command !== 'reconstruct') {

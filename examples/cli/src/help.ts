@@ -66,7 +66,7 @@ one row per requested label, and <out>/samples-<generator>.safetensors (latents 
 Evaluates the components on the held-out digits and writes <out>/metrics.json (also printed):
 classifier accuracy and digit FID of DiT and TARFlow samples, feature cosine and PSNR of
 reconstructions, linear-probe accuracy of encoder features vs FAE latents.`,
-  train: `fae train <stage> [--steps n] [--batch n] [--lr x] [--continue] [global options]
+  train: `fae train <stage> [--steps n] [--batch n] [--lr x] [--continue | --resume] [global options]
 
 Stages, in pipeline order (each reads what the earlier ones wrote into the models folder):
   classifier   the digit classifier used for evaluation (real training digits)
@@ -86,5 +86,8 @@ The models folder is --models (default <out>/checkpoints); it must be a local fo
                      default batch / n) and without --lr its learning rate scales by sqrt(n / default
                      batch) (the README's GPU recipe uses --batch 256)
   --lr <x>           peak learning rate (default: the stage's, scaled as above)
-  --continue         dit, tarflow, dit-pixels: start from the weights already in the models folder`,
+  --continue         dit, tarflow, dit-pixels: a new run starting from the weights in the models folder
+  --resume           dit, tarflow, dit-pixels: go on with an interrupted run from its last checkpoint
+                     (<models>/resume/<stage>, written ~20 times a run, removed when the stage ends);
+                     the same bits as the uninterrupted run. Needs the same --steps/--batch/--lr/--seed`,
 };

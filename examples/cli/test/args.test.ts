@@ -58,6 +58,9 @@ describe('fae command line', () => {
     expect(usageError(['train', 'dit', '--steps', '0']).message).toMatch(/--steps must be between 1/);
     expect(usageError(['train', 'stage-ib', '--continue']).message).toMatch(/--continue applies to dit, tarflow and dit-pixels/);
     expect(parseCommandLine(['train', 'tarflow', '--continue']).options.continueTraining).toBe(true);
+    expect(parseCommandLine(['train', 'dit', '--resume']).options.resume).toBe(true);
+    expect(usageError(['train', 'encoder', '--resume']).message).toMatch(/--resume applies to dit, tarflow and dit-pixels, not 'encoder'/);
+    expect(usageError(['train', 'dit', '--resume', '--continue']).message).toMatch(/exclude each other/);
     expect(parseCommandLine(['train', 'tarflow']).options.continueTraining).toBeUndefined();
     expect(usageError(['reconstruct', 'a.png', '--mnist', '4']).message).toMatch(/not both/);
     expect(usageError(['eval', '--models', '']).message).toMatch(/--models expects/);

@@ -32,6 +32,8 @@ export interface TrainContext {
   lr?: number;
   /** Generators: start from the weights already in the models folder (a longer run in parts). */
   continueTraining?: boolean;
+  /** Generators: go on from the stage's last checkpoint in <models>/resume/<stage> (same run). */
+  resume?: boolean;
   quiet: boolean;
   log: (line: string) => void;
 }

@@ -12,6 +12,7 @@ import type { DigitClassifier } from '../models/digit-classifier.js';
 import { judgeSamples, type SampleJudgement } from './judge.js';
 import { localRead } from './stages-fae.js';
 import { progress, stageHyperparameters, subsample, type StageLog, type TrainContext } from './context.js';
+import { resumeCheckpointOptions, runInChunks } from './resumable.js';
 import { join } from 'node:path';
 
 export interface CurvePoint extends SampleJudgement {
@@ -71,34 +72,29 @@ async function trainDiT(ctx: TrainContext, name: 'dit' | 'ditPixels', data: { x:
   const model = new LightningDiT(config, { seed: ctx.seed + 21 });
   await continueFrom(ctx, name, model);
   const evalModel = new LightningDiT(config, { seed: ctx.seed + 21 });
+  const stage = name === 'dit' ? 'dit' : 'dit-pixels';
   const trainer = new DiffusionTrainer({
     model, steps, lr, emaDecay, clipNorm: 1, seed: ctx.seed + 22,
     data: latentBatches(data.x, data.labels, { batchSize: batch, seed: ctx.seed + 23 }),
+    checkpoint: resumeCheckpointOptions(ctx, stage, steps),
     onProgress: (p) => bar.update(p.step, { loss: p.loss }),
   });
   const label = name === 'dit' ? 'LightningDiT on FAE latents' : 'LightningDiT on pixels (baseline)';
   const bar = progress(ctx, label, steps);
-  const losses: number[] = [];
-  const points: CurvePoint[] = [];
-  const t0 = Date.now();
-  let evalSeconds = 0;
   try {
-    const every = curve?.every || steps;
-    for (let until = Math.min(every, steps); ; until = Math.min(until + every, steps)) {
-      losses.push(...(await trainer.run({ until })).losses);
-      if (curve) {
-        const te = Date.now();
+    const r = await runInChunks<CurvePoint>({
+      ctx, key: { stage, steps, batch, lr, seed: ctx.seed, stepScale: ctx.stepScale }, trainer, curveEvery: curve ? curve.every || steps : 0,
+      curve: curve ? async (step) => {
         trainer.copyEmaTo(evalModel);
-        points.push(await ditCurvePoint(evalModel, until, curve, ctx.seed + 99, sampling.ditCfg));
-        evalSeconds += (Date.now() - te) / 1000;
-        if (!ctx.quiet) ctx.log(`  ${label} step ${until}: accuracy ${points.at(-1)!.accuracy.toFixed(3)}, digit FID ${points.at(-1)!.fid.toFixed(2)}`);
-      }
-      if (until >= steps) break;
-    }
+        const point = await ditCurvePoint(evalModel, step, curve, ctx.seed + 99, sampling.ditCfg);
+        if (!ctx.quiet) ctx.log(`  ${label} step ${step}: accuracy ${point.accuracy.toFixed(3)}, digit FID ${point.fid.toFixed(2)}`);
+        return point;
+      } : undefined,
+    });
     bar.done();
     trainer.copyEmaTo(evalModel);
     await saveComponent(ctx.modelsDir, COMPONENTS[name], evalModel, { class: 'LightningDiT', config: evalModel.config, trained: { steps, ema: emaDecay } } satisfies ComponentConfigJson);
-    return { stage: name === 'dit' ? 'dit' : 'dit-pixels', steps, seconds: (Date.now() - t0) / 1000 - evalSeconds, evalSeconds, losses: subsample(losses), curve: points };
+    return { stage, steps, seconds: r.seconds, evalSeconds: r.evalSeconds, losses: subsample(r.losses), curve: r.points, ...(r.resumedAt ? { resumedAt: r.resumedAt } : {}) };
   } finally {
     trainer.dispose();
     model.dispose();
@@ -134,15 +130,15 @@ export async function trainTarFlow(ctx: TrainContext, latents: { latents: tf.Ten
   const bar = progress(ctx, 'TARFlow on FAE latents', steps);
   const { trainer, optimizer } = createFlowTrainer({
     model, data, steps, lr, warmupSteps: Math.min(10, steps), clipNorm: 1, seed: ctx.seed + 33,
-    noiseStd: sampling.flowNoiseStd, dropLabel: 0.1, onProgress: (p) => bar.update(p.step, { loss: p.loss }),
+    noiseStd: sampling.flowNoiseStd, dropLabel: 0.1, checkpoint: resumeCheckpointOptions(ctx, 'tarflow', steps),
+    onProgress: (p) => bar.update(p.step, { loss: p.loss }),
   });
-  const t0 = Date.now();
   try {
-    const r = await trainer.run();
+    const r = await runInChunks({ ctx, key: { stage: 'tarflow', steps, batch, lr, seed: ctx.seed, stepScale: ctx.stepScale }, trainer, curveEvery: 0 });
     bar.done();
     model.eval();
     await saveComponent(ctx.modelsDir, COMPONENTS.tarflow, model, { class: 'TarFlow', config: TARFLOW_CONFIG, trained: { steps, noiseStd: sampling.flowNoiseStd } } satisfies ComponentConfigJson);
-    return { stage: 'tarflow', steps, seconds: (Date.now() - t0) / 1000, losses: subsample(r.losses) };
+    return { stage: 'tarflow', steps, seconds: r.seconds, losses: subsample(r.losses), ...(r.resumedAt ? { resumedAt: r.resumedAt } : {}) };
   } finally {
     optimizer.dispose();
     model.dispose();
