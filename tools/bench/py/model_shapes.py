@@ -20,7 +20,7 @@ SHAPES = {
          'params': 675256736, 'warmup': 1, 'iters': 5},
         {'kind': 'tarflow_sample', 'name': 'TARFlow-FAE 117M (bench config) sampling pass, 16x16x32 (256 tokens), batch 32', 'batch': 32,
          'channels': 32, 'size': 16, 'patch': 1, 'width': 768, 'blocks': 4, 'layers': [4, 4, 4, 4], 'head_dim': 64, 'expansion': 4, 'classes': 1000,
-         'params': 117562624, 'warmup': 1, 'iters': 3},
+         'params': 117562624, 'warmup': 1, 'iters': 1},
         {'kind': 'fae_train', 'name': 'FAE fae-dinov2-b training step (stage Ib), features 16x16x768, batch 16', 'batch': 16, 'grid': 16,
          'features': 768, 'latent': 32, 'adapter': {'heads': 12, 'head_dim': 256, 'logvar_clamp': [-30, 20]}, 'feature_decoder': _FD_B,
          'lr': 0.0001, 'beta': 1e-06, 'params': 52439872, 'warmup': 2, 'iters': 5},

@@ -3,14 +3,16 @@
 // markdown table. On the GPU machine the PyTorch script tools/bench/py/torch_bench.py times the same
 // shapes in the same call (tools/bench/device/run-gpu.sh runs both); when its torch.json is in the
 // output folder, a side-by-side table follows.
-//   node gpu-bench.mjs [--quick] [--out DIR] [--kernels fae|tfjs] [--profile] [--no-models]
+//   node gpu-bench.mjs [--quick] [--out DIR] [--kernels fae|tfjs] [--updates fused|ops] [--only NAME] [--profile] [--no-models]
+// --updates ops: AdamW / EMA as tfjs ops instead of @fae/core's fused update kernels (before/after);
+// --only NAME: just the model workloads whose name contains NAME (no kernel-level workloads).
 // From the sources (software Vulkan where scripts/lavapipe.mjs installed it, re-executing itself
 // with that environment):
 //   node --import tsx --import ./tools/bench/src/use-sources.mjs tools/bench/src/gpu-bench.ts --quick
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initBackend, installNodeWebGPU, registerFaeWebGPUKernels } from '@fae/core';
+import { initBackend, installNodeWebGPU, registerFaeWebGPUKernels, unregisterFusedUpdateKernels } from '@fae/core';
 import { restartWithSoftwareVulkan } from './script.js';
 import { machineInfo } from './machine.js';
 import { modelBenchmarks } from './model-workloads.js';
@@ -24,6 +26,10 @@ const outIdx = process.argv.indexOf('--out');
 const outDir = outIdx > 0 ? process.argv[outIdx + 1] : join(process.cwd(), 'bench-out');
 const kernelsIdx = process.argv.indexOf('--kernels');
 const kernels = kernelsIdx > 0 ? process.argv[kernelsIdx + 1] : 'fae';
+const updatesIdx = process.argv.indexOf('--updates');
+const updates = updatesIdx > 0 ? process.argv[updatesIdx + 1] : 'fused';
+const onlyIdx = process.argv.indexOf('--only');
+const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : undefined;
 
 /** GPU timing: median of 10 (after 2 warm-ups), waiting on one read-back element per run. */
 function timeGpu(name: string, fn: () => tf.Tensor | tf.Tensor[], opts: { iters?: number; warmup?: number; flops?: number } = {}): Promise<Timing> {
@@ -36,9 +42,10 @@ const info = await initBackend('webgpu', { webgpuKernels: 'tfjs' });
 if (kernels === 'fae') {
   if (!registerFaeWebGPUKernels()) throw new Error('could not register FAE WebGPU kernels');
 }
+if (updates === 'ops') unregisterFusedUpdateKernels('webgpu');
 const results: Timing[] = [];
 // Kernel-level shapes (py/torch_bench.py: the same lists).
-for (const n of quick ? [256, 512] : [1024, 2048, 4096]) {
+for (const n of only ? [] :  quick ? [256, 512] : [1024, 2048, 4096]) {
   const a = tf.randomNormal([n, n], 0, 1, 'float32', 1);
   const b = tf.randomNormal([n, n], 0, 1, 'float32', 2);
   results.push(await timeGpu(`matmul ${n}^3`, () => tf.matMul(a, b), { flops: 2 * n ** 3 }));
@@ -47,12 +54,14 @@ for (const n of quick ? [256, 512] : [1024, 2048, 4096]) {
 const [B, T, D, H] = quick ? [2, 64, 192, 3] : [64, 256, 768, 12];
 const block = new VitBlock(D, H);
 const x = tf.randomNormal([B, T, D], 0, 1, 'float32', 3);
-results.push(await timeGpu(`ViT-B block fwd ${B}x${T}x${D}`, () => block.forward(x), { flops: vitBlockFlops(B, T, D) }));
 const vars = [...block.trainableVariables().values()];
-results.push(await timeGpu('ViT-B block fwd+bwd', () => {
-  const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(block.forward(x))) as tf.Scalar, vars);
-  return [value, ...Object.values(grads)];
-}, { flops: 3 * vitBlockFlops(B, T, D), iters: 5 }));
+if (!only) {
+  results.push(await timeGpu(`ViT-B block fwd ${B}x${T}x${D}`, () => block.forward(x), { flops: vitBlockFlops(B, T, D) }));
+  results.push(await timeGpu('ViT-B block fwd+bwd', () => {
+    const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(block.forward(x))) as tf.Scalar, vars);
+    return [value, ...Object.values(grads)];
+  }, { flops: 3 * vitBlockFlops(B, T, D), iters: 5 }));
+}
 if (process.argv.includes('--profile')) {
   // Per-kernel GPU time of one fwd+bwd (timestamp queries), largest first.
   const prof = await tf.profile(() => {
@@ -71,7 +80,7 @@ tf.dispose(x);
 block.dispose();
 
 if (!process.argv.includes('--no-models')) {
-  for (const w of modelBenchmarks({ gpu: true, quick })) {
+  for (const w of modelBenchmarks({ gpu: true, quick, only })) {
     try {
       const r = await w();
       console.error(`[bench] ${r.name}: ${r.ms.toFixed(2)} ms (${r.note})`);
@@ -84,13 +93,13 @@ if (!process.argv.includes('--no-models')) {
 }
 
 const machine = machineInfo(['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'webgpu']);
-const report = { engine: 'tfjs', backend: info.backend, adapter: info.adapter, features: info.features, kernels, quick, machine, results };
+const report = { engine: 'tfjs', backend: info.backend, adapter: info.adapter, features: info.features, kernels, updates, only, quick, machine, results };
 mkdirSync(outDir, { recursive: true });
-writeFileSync(join(outDir, `webgpu-${kernels}${quick ? '-quick' : ''}.json`), JSON.stringify(report, null, 2));
+writeFileSync(join(outDir, `webgpu-${kernels}${updates === 'ops' ? '-ops-updates' : ''}${only ? '-only' : ''}${quick ? '-quick' : ''}.json`), JSON.stringify(report, null, 2));
 
 const num = (v: number | undefined, digits: number) => (v === undefined || Number.isNaN(v) ? '' : v.toFixed(digits));
 const rate = (r: { rate?: number; unit?: string }) => (r.rate ? `${num(r.rate, r.rate < 10 ? 2 : 1)} ${r.unit}` : '');
-console.log(`\ntfjs-webgpu (${kernels} kernels) on ${info.adapter}; ${machine.cpu}, ${machine.cores} cores; Node ${machine.node}, tfjs ${machine.versions['@tensorflow/tfjs-core']}, webgpu ${machine.versions.webgpu}; ${machine.date}`);
+console.log(`\ntfjs-webgpu (${kernels} kernels, ${updates} optimizer updates) on ${info.adapter}; ${machine.cpu}, ${machine.cores} cores; Node ${machine.node}, tfjs ${machine.versions['@tensorflow/tfjs-core']}, webgpu ${machine.versions.webgpu}; ${machine.date}`);
 console.log('| workload | ms | rate | GFLOP/s |\n| --- | --- | --- | --- |');
 for (const r of results) console.log(`| ${r.name} | ${Number.isNaN(r.ms) ? r.note : num(r.ms, 2)} | ${rate(r)} | ${num(r.gflops, r.gflops !== undefined && r.gflops < 10 ? 2 : 0)} |`);
 

@@ -115,8 +115,12 @@ async function runWorkload(spec: ModelSpec, target: Target): Promise<Timing> {
   }
 }
 
-/** The model workloads of a target ('gpu': issue #10, 'cpu': issue #11); `quick`: tiny configs, batch 1. */
-export function modelBenchmarks(opts: { gpu?: boolean; quick?: boolean } = {}): Array<() => Promise<Timing>> {
+/**
+ * The model workloads of a target ('gpu': issue #10, 'cpu': issue #11); `quick`: tiny configs, batch 1;
+ * `only`: those whose name contains it.
+ */
+export function modelBenchmarks(opts: { gpu?: boolean; quick?: boolean; only?: string } = {}): Array<() => Promise<Timing>> {
   const target: Target = opts.gpu ? 'gpu' : 'cpu';
-  return modelSpecs(target, opts.quick ? 'quick' : 'full').map((spec) => () => runWorkload(spec, target));
+  const specs = modelSpecs(target, opts.quick ? 'quick' : 'full').filter((spec) => !opts.only || modelShapes(spec).name.includes(opts.only));
+  return specs.map((spec) => () => runWorkload(spec, target));
 }
