@@ -84,4 +84,21 @@ describeBackends('fae CLI errors', () => {
     expect(await main(['sample', '--models', models, '--out', join(tmp, 'o3'), '--quiet'], c2.io)).toBe(1);
     expect(c2.err.join("")).toMatch(/adapter\/config\.json: missing: the models folder has no adapter\/config\.json/);
   });
+
+  it('training is repeatable: the same --seed gives the same bytes for every FAE component, another seed does not', async () => {
+    const run = async (name: string, seed: number) => {
+      const models = join(tmp, `seeded-${name}`);
+      for (const stage of ['encoder', 'stage-ib', 'stage-ia']) {
+        const c = capture();
+        const code = await main(['train', stage, '--steps', '2', '--seed', String(seed), '--models', models, '--out', join(tmp, `seeded-${name}-out`), '--quiet'], c.io);
+        expect(code, c.err.join('')).toBe(0);
+      }
+      return Object.fromEntries(['encoder', 'adapter', 'feature-decoder', 'pixel-decoder'].map((k) => [k, readFileSync(join(models, k, 'model.safetensors'))]));
+    };
+    const [a, b, other] = [await run('a', 5), await run('b', 5), await run('c', 6)];
+    for (const k of Object.keys(a)) {
+      expect(a[k].equals(b[k]), `${k}: same seed, same bytes`).toBe(true);
+      expect(a[k].equals(other[k]), `${k}: another seed, other bytes`).toBe(false);
+    }
+  });
 }, { backends: ['wasm'] });

@@ -1,7 +1,9 @@
 // mulberry32 (the small seeded uniform stream behind the linear probe's shuffles and @fae/testing's
 // seededRandom): pinned outputs, so moving or editing it cannot silently change those streams.
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '@fae/core';
+import { describeBackends } from '@fae/testing';
+import * as tf from '@tensorflow/tfjs-core';
+import { Linear, mulberry32, withSeededRandom } from '@fae/core';
 
 const draw = (r: () => number, n: number) => Array.from({ length: n }, () => r());
 
@@ -21,3 +23,27 @@ describe('mulberry32', () => {
     expect(Math.abs(mean - 0.5)).toBeLessThan(0.02);
   });
 });
+
+describeBackends('withSeededRandom', () => {
+  it('makes unseeded initialisers repeatable and restores Math.random, also after a throw', async () => {
+    const original = Math.random;
+    const before = tf.memory().numTensors;
+    const weights = async (seed: number) => {
+      const layer = withSeededRandom(seed, () => new Linear(5, 3)); // no seed: tfjs's Math.random-seeded generators
+      const w = Array.from(await layer.weight.data());
+      layer.dispose();
+      return w;
+    };
+    const a = await weights(11);
+    expect(await weights(11)).toEqual(a);
+    expect(await weights(12)).not.toEqual(a);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Math.random).toBe(original);
+    expect(() => withSeededRandom(1, () => { throw new Error('boom'); })).toThrow('boom');
+    expect(Math.random).toBe(original);
+    expect(() => withSeededRandom(1, () => Promise.resolve(1))).toThrow(/synchronous/);
+    expect(Math.random).toBe(original);
+    expect(withSeededRandom(3, () => [Math.random(), Math.random()])).toEqual(draw(mulberry32(3), 2));
+  });
+}, { backends: ['cpu'] });
+

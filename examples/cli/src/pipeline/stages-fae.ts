@@ -1,7 +1,7 @@
 // Training stages of the FAE itself: encoder pretraining (MIM), the feature cache, stage Ib (adapter +
 // feature decoder), stage Ia and stage II (pixel decoder), and the generator latents.
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Rng } from '@fae/core';
+import { Module, Rng, withSeededRandom } from '@fae/core';
 import { computeLatentStats, type SingleAttentionEncoder } from '@fae/adapter';
 import { FeatureAutoEncoder, FeatureCache, PixelDecoder, type FeatureDecoder, cacheFeatures, trainStageIa, trainStageIb, trainStageII, type FeatureBatch } from '@fae/decoders';
 import type { Dinov2Model } from '@fae/encoders';
@@ -30,7 +30,8 @@ class MimPretraining extends Module {
 
 export async function trainEncoder(ctx: TrainContext): Promise<StageLog> {
   const { steps, batch, lr } = stageHyperparameters(ctx, 'encoder');
-  const encoder = buildDigitEncoder(DIGIT_ENCODER_CONFIG);
+  // These constructors take no seed: their initial weights come from a seeded Math.random (repeatable runs).
+  const encoder = withSeededRandom(ctx.seed + 10, () => buildDigitEncoder(DIGIT_ENCODER_CONFIG));
   const head = new MimHead(DIGIT_ENCODER_CONFIG.hidden_size, DIGIT_ENCODER_CONFIG.patch_size, ctx.seed + 11);
   const model = new MimPretraining(encoder, head);
   const sampler = new BatchSampler(ctx.split.train.labels.length, new Rng(ctx.seed, 2));
@@ -88,7 +89,7 @@ function featureBatches(cache: FeatureCache, batch: number, seed: number) {
 /** Stage Ib: adapter + feature decoder (L2 + beta KL); then the latent statistics. */
 export async function trainStageIbDigits(ctx: TrainContext, cache: FeatureCache): Promise<StageLog> {
   const { steps, batch, lr } = stageHyperparameters(ctx, 'stageIb');
-  const fae = new FeatureAutoEncoder(ADAPTER_CONFIG, FEATURE_DECODER_CONFIG);
+  const fae = withSeededRandom(ctx.seed + 2, () => new FeatureAutoEncoder(ADAPTER_CONFIG, FEATURE_DECODER_CONFIG));
   const bar = progress(ctx, 'stage Ib (adapter + feature decoder)', steps);
   const t0 = Date.now();
   try {
@@ -125,7 +126,7 @@ export async function trainPixelStage(ctx: TrainContext, cache: FeatureCache, st
   const read = localRead(ctx.modelsDir);
   const { steps, batch, lr } = stageHyperparameters(ctx, stage === 'Ia' ? 'stageIa' : 'stageII');
   const decoder = stage === 'Ia'
-    ? new PixelDecoder(PIXEL_DECODER_CONFIG)
+    ? withSeededRandom(ctx.seed + 4, () => new PixelDecoder(PIXEL_DECODER_CONFIG))
     : await loadComponent<PixelDecoder>(read, 'pixelDecoder');
   const fae = stage === 'II' ? new FeatureAutoEncoder(await loadComponent<SingleAttentionEncoder>(read, 'adapter'), await loadComponent<FeatureDecoder>(read, 'featureDecoder')) : null;
   fae?.eval().freeze();

@@ -13,3 +13,21 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * Runs `fn` (synchronous) with Math.random replaced by the mulberry32 stream of `seed`, then restores
+ * it (also when fn throws). tfjs's unseeded generators (tf.randomNormal/Uniform without a seed, hence
+ * every initialiser built without a seed) seed themselves from Math.random, so modules constructed
+ * inside get the same weights on every run: `withSeededRandom(1, () => new PixelDecoder(config))`.
+ */
+export function withSeededRandom<T>(seed: number, fn: () => T): T {
+  const original = Math.random;
+  Math.random = mulberry32(seed);
+  try {
+    const result = fn();
+    if (result instanceof Promise) throw new TypeError('withSeededRandom: fn must be synchronous (Math.random would stay replaced while it awaits)');
+    return result;
+  } finally {
+    Math.random = original;
+  }
+}
