@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { describeBackends, expectClose, expectNoLeaks, ref64, ref64train } from '@fae/testing';
-import { AdamW, EMA, adamwParamUpdate, fusedUpdatesAvailable, momentUpdate, registerFusedUpdateKernels, unregisterFusedUpdateKernels } from '@fae/core';
+import { AdamW, EMA, WASM_FUSED_MAX_ELEMENTS, adamwParamUpdate, fusedUpdatesAvailable, momentUpdate, registerFusedUpdateKernels, unregisterFusedUpdateKernels, useFusedUpdate } from '@fae/core';
 
 function tensor(shape: number[], seed: number, scale = 1, offset = 0): tf.Tensor {
   return ref64.toTensor(ref64.map(ref64.randomNd(shape, seed, scale), (v) => v + offset));
@@ -30,8 +30,10 @@ async function expectSame(backend: string, got: tf.Tensor, want: tf.Tensor, labe
 const SHAPES = [[5], [64], [3, 7, 11], [700, 100]];
 
 describeBackends('fused optimizer kernels', ({ backend }) => {
-  it('are registered for this backend', () => {
+  it('are registered for this backend; wasm uses them only for small tensors (its SIMD ops win on large ones)', () => {
     expect(fusedUpdatesAvailable()).toBe(true);
+    expect(useFusedUpdate(WASM_FUSED_MAX_ELEMENTS)).toBe(true);
+    expect(useFusedUpdate(WASM_FUSED_MAX_ELEMENTS + 1)).toBe(backend !== 'wasm');
   });
 
   for (const shape of SHAPES) {
@@ -63,7 +65,7 @@ describeBackends('fused optimizer kernels', ({ backend }) => {
   }
 
   it('AdamW: fused and unfused give the same parameters over 5 steps with gradScale and per-name decay', async () => {
-    const shapes = { w: [33, 17], b: [17], n: [2, 3, 5] };
+    const shapes = { w: [33, 17], b: [17], n: [2, 3, 5], big: [90, 100] }; // big: above the wasm threshold
     const [pa, pb] = [variables(shapes, 10), variables(shapes, 10)];
     const decay = (name: string) => (name === 'w' ? 0.1 : 0);
     const fused = new AdamW(pa, { lr: 0.01, weightDecay: decay });

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
 import { toGradMap, type NamedGradsInput } from './grads.js';
-import { adamwParamUpdate, fusedUpdatesAvailable, momentUpdate } from './fused-update.js';
+import { adamwParamUpdate, momentUpdate, useFusedUpdate } from './fused-update.js';
 
 export interface AdamWOptions {
   /** Learning rate (default 1e-3, torch's default); a schedule sets it per step through step(). */
@@ -16,7 +16,8 @@ export interface AdamWOptions {
   weightDecay?: number | ((name: string) => number);
   /**
    * Use the fused update kernels (3 per parameter instead of ~14 ops; fused-update.ts) where the
-   * backend has them (default true). Same bits as the unfused ops on cpu and wasm.
+   * backend has them (default true; on wasm only for tensors up to WASM_FUSED_MAX_ELEMENTS). Same
+   * bits as the unfused ops on cpu and wasm.
    */
   fused?: boolean;
 }
@@ -90,7 +91,6 @@ export class AdamW {
     const [b1, b2] = this.betas;
     const lr = this.lr;
     const scale = opts.gradScale === undefined || opts.gradScale === 1 ? null : opts.gradScale;
-    const fused = this.fused && fusedUpdatesAvailable();
     for (const [name, g] of toGradMap(grads)) {
       const p = this.params.get(name);
       if (!p) throw new ConfigError('AdamW.step', `gradient for '${name}', which is not a parameter of this optimiser`);
@@ -103,7 +103,7 @@ export class AdamW {
       const bc1 = 1 - b1 ** s.step;
       const bc2 = 1 - b2 ** s.step;
       const stepSize = lr / bc1;
-      if (fused && p.dtype === 'float32' && g.dtype === 'float32') {
+      if (this.fused && p.dtype === 'float32' && g.dtype === 'float32' && useFusedUpdate(p.size)) {
         tf.tidy(() => {
           const m = momentUpdate(s.m, g, { c1: b1, c2: 1 - b1, scale, square: false }); // b1 m + (1-b1) s g
           const v = momentUpdate(s.v, g, { c1: b2, c2: 1 - b2, scale, square: true }); // b2 v + (1-b2) (s g)^2

@@ -6,7 +6,7 @@ import { ConfigError } from '../errors.js';
 import { Module } from '../nn/module.js';
 import { fromTorch, toTorch, type Layout } from '../nn/layout.js';
 import { ownedVariable, type NamedArrays } from './adamw.js';
-import { fusedUpdatesAvailable, momentUpdate } from './fused-update.js';
+import { momentUpdate, useFusedUpdate } from './fused-update.js';
 
 export interface EmaOptions {
   /** Decay per update (e.g. 0.9999). */
@@ -57,10 +57,10 @@ export class EMA {
   /** ema <- d ema + (1 - d) p, for every parameter. */
   update(): void {
     const d = this.currentDecay();
-    const fused = fusedUpdatesAvailable(); // one kernel per parameter, same bits on cpu/wasm
     for (const [k, p] of this.params) {
       const s = this.shadow.get(k)!;
-      if (fused && p.dtype === 'float32') tf.tidy(() => s.assign(momentUpdate(s, p, { c1: d, c2: 1 - d, scale: null, square: false })));
+      // one fused kernel where it pays (fused-update.ts); the same bits on cpu and wasm either way
+      if (p.dtype === 'float32' && useFusedUpdate(p.size)) tf.tidy(() => s.assign(momentUpdate(s, p, { c1: d, c2: 1 - d, scale: null, square: false })));
       else tf.tidy(() => s.assign(tf.add(tf.mul(s, d), tf.mul(p, 1 - d))));
     }
     this.updates += 1;

@@ -40,22 +40,30 @@ export interface AdamWParamAttrs {
 // The arithmetic, shared by the cpu and wasm kernels (float32 rounding after every operation)
 
 function momentLoop(x: Float32Array, g: Float32Array, out: Float32Array, a: MomentAttrs): void {
-  const [c1, c2] = [f32(a.c1), f32(a.c2)];
-  const s = a.scale === null ? null : f32(a.scale);
-  for (let i = 0; i < out.length; i++) {
-    let t = s === null ? g[i] : f32(g[i] * s);
-    if (a.square) t = f32(t * t);
-    out[i] = f32(f32(x[i] * c1) + f32(t * c2));
+  const c1 = f32(a.c1);
+  const c2 = f32(a.c2);
+  const n = out.length;
+  // One loop per case, no branch inside: V8 keeps these monomorphic and tight.
+  if (a.scale === null) {
+    if (a.square) for (let i = 0; i < n; i++) { const t = g[i]; out[i] = f32(f32(x[i] * c1) + f32(f32(t * t) * c2)); }
+    else for (let i = 0; i < n; i++) out[i] = f32(f32(x[i] * c1) + f32(g[i] * c2));
+  } else {
+    const s = f32(a.scale);
+    if (a.square) for (let i = 0; i < n; i++) { const t = f32(g[i] * s); out[i] = f32(f32(x[i] * c1) + f32(f32(t * t) * c2)); }
+    else for (let i = 0; i < n; i++) out[i] = f32(f32(x[i] * c1) + f32(f32(g[i] * s) * c2));
   }
 }
 
 function paramLoop(p: Float32Array, m: Float32Array, v: Float32Array, out: Float32Array, a: AdamWParamAttrs): void {
-  const d = a.d === null ? null : f32(a.d);
-  const [k, r, eps] = [f32(a.k), f32(a.r), f32(a.eps)];
-  for (let i = 0; i < out.length; i++) {
-    const denom = f32(f32(f32(Math.sqrt(v[i])) / r) + eps);
-    const decayed = d === null ? p[i] : f32(p[i] * d);
-    out[i] = f32(decayed - f32(f32(m[i] / denom) * k));
+  const k = f32(a.k);
+  const r = f32(a.r);
+  const eps = f32(a.eps);
+  const n = out.length;
+  if (a.d === null) {
+    for (let i = 0; i < n; i++) out[i] = f32(p[i] - f32(f32(m[i] / f32(f32(f32(Math.sqrt(v[i])) / r) + eps)) * k));
+  } else {
+    const d = f32(a.d);
+    for (let i = 0; i < n; i++) out[i] = f32(f32(p[i] * d) - f32(f32(m[i] / f32(f32(f32(Math.sqrt(v[i])) / r) + eps)) * k));
   }
 }
 
@@ -178,6 +186,20 @@ export function unregisterFusedUpdateKernels(backendName: string): void {
 export function fusedUpdatesAvailable(): boolean {
   const b = tf.getBackend();
   return !!tf.getKernel(MOMENT_KERNEL, b) && !!tf.getKernel(ADAMW_PARAM_KERNEL, b);
+}
+
+/**
+ * On wasm the fused kernels are scalar JS loops, faster than tfjs's SIMD ops only while the per-op
+ * overhead dominates: measured on one EPYC core, 60 tensors of 0.4M parameters in all 10.9 -> 7.3 ms
+ * per AdamW step, 60 tensors of 2.6M 32 -> 61 ms. Above this many elements wasm keeps the tfjs ops
+ * (the same bits either way).
+ */
+export const WASM_FUSED_MAX_ELEMENTS = 8192;
+
+/** Whether to update a tensor of `size` elements with the fused kernels on the current backend. */
+export function useFusedUpdate(size: number): boolean {
+  if (!fusedUpdatesAvailable()) return false;
+  return tf.getBackend() !== 'wasm' || size <= WASM_FUSED_MAX_ELEMENTS;
 }
 
 /** c1 x + c2 t with t = s g (or (s g)^2): one kernel. x, g float32 of one shape. */
