@@ -21,7 +21,8 @@
 # `fae train` writes a component only when its stage finishes, so a stopped stage leaves the previous
 # component (the shipped one) in place: choose --steps that fit.
 #
-# What comes back under $OUT (3 files): models.tar.gz (the models folder, as `models/...`),
+# What comes back under $OUT (3 files): models.tar.gz (the models folder, as `models/...`; in 15 MiB
+# parts models.tar.gz.part-aa, -ab, ... when larger, the device's per-file limit being 16 MiB),
 # run.tar.gz (logs/NN-*.log = stderr, logs/NN-*.json = stdout, summary.json, the --out folders
 # without feature caches) and summary.json (per command: args, exit code, seconds, stopped or not).
 #
@@ -201,5 +202,10 @@ for e in "$RUN"/*; do
   case "$(basename "$e")" in app|node|checkpoints) ;; *) [ "$(realpath "$e")" = "$(realpath "$MODELS")" ] || keep+=("$(basename "$e")") ;; esac
 done
 tar -C "$RUN" -czf "$OUT/run.tar.gz" --exclude='feature-cache' "${keep[@]}"
-say "wrote $(cd "$OUT" && du -h models.tar.gz run.tar.gz summary.json | tr '\t\n' ' ')"
+# The device returns files of up to 16 MiB: a larger models.tar.gz (resume checkpoints inside) comes
+# back in parts; here: cat models.tar.gz.part-* > models.tar.gz
+if [ "$(stat -c %s "$OUT/models.tar.gz")" -gt $((15 * 1024 * 1024)) ]; then
+  (cd "$OUT" && split -b 15M models.tar.gz models.tar.gz.part- && rm models.tar.gz)
+fi
+say "wrote $(cd "$OUT" && du -h models.tar.gz* run.tar.gz summary.json | tr '\t\n' ' ')"
 [ $failed -eq 0 ]
