@@ -31,7 +31,7 @@ function toyRun(c: TrainContext, failAt = 0) {
   const trainer = new Trainer({
     modules: model, optimizer, ema, steps: STEPS, clipNorm: 0.5, rng: new Rng(7),
     data: indexBatches(64, (idx) => tf.tidy(() => ({ x: tf.gather(x, Array.from(idx)), y: tf.gather(y, Array.from(idx)) })), { batchSize: KEY.batch, seed: 9 }),
-    checkpoint: resumeCheckpointOptions(c, KEY.stage, STEPS),
+    checkpoint: resumeCheckpointOptions(c, KEY.stage),
     lossFn: (b: { x: tf.Tensor; y: tf.Tensor }, rng: Rng, sc) => {
       if (failAt && sc.step + 1 === failAt) throw new Error('interrupted');
       return tf.tidy(() => tf.mean(tf.square(tf.sub(tf.add(model.forward(b.x), tf.mul(rng.normal([KEY.batch, 2]), 0.01)), b.y))) as tf.Scalar);

@@ -73,7 +73,7 @@ function setup(seed: number, opts: { data?: TrainData<Batch>; dir?: string; stor
     steps: STEPS,
     gradAccum: 2,
     clipNorm: 0.5,
-    checkpoint: opts.dir || opts.store ? { dir: opts.dir, store: opts.store, every: opts.every ?? 3, keep: 2, extra: { run: 'test' } } : undefined,
+    checkpoint: opts.dir || opts.store ? { dir: opts.dir, store: opts.store, every: 'every' in opts ? opts.every : 3, keep: 2, extra: { run: 'test' } } : undefined,
     onProgress: opts.onProgress,
   });
   const dispose = () => {
@@ -119,6 +119,16 @@ describeBackends('Trainer', () => {
       resumed.dispose();
     });
   }
+
+  it('without checkpoint.every writes only when asked (saveCheckpoint)', async () => {
+    const store = new MemoryCheckpointStore();
+    const s = setup(3, { store, every: undefined });
+    await s.trainer.run({ until: 5 });
+    expect(await store.list()).toEqual([]);
+    expect(await s.trainer.saveCheckpoint()).toBe('step-00000005.safetensors');
+    expect(await store.list()).toEqual(['step-00000005.safetensors']);
+    s.dispose();
+  });
 
   it('keeps tf.memory().numTensors stable across steps and reports progress', async () => {
     const counts: number[] = [];

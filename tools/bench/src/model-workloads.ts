@@ -3,15 +3,14 @@
 // weights, times one call with timeIt and frees everything. An entry that fails throws an error with
 // `workload` set, so the benchmark table says what was skipped and why.
 import * as tf from '@tensorflow/tfjs-core';
-import { AdamW, computeGrads, disposeGrads } from '@fae/core';
+import { AdamW, computeGrads, disposeGrads, withSeededRandom } from '@fae/core';
 import { createBackbone } from '@fae/encoders';
 import { FeatureAutoEncoder, FeatureDecoder, PixelDecoder } from '@fae/decoders';
 import { LightningDiT, guidedVelocity } from '@fae/diffusion';
 import { TarFlow, sample } from '@fae/flow';
 import { modelFlops, modelRate } from './model-flops.js';
 import { modelShapes, modelSpecs, type ModelSpec, type Shapes, type Target } from './model-shapes.js';
-import { withSeededRandom } from './seeded.js';
-import { readAll, readOneElement, timeIt, type Timing } from './timing.js';
+import { oneElement, readAll, readOneElement, timeIt, type Timing } from './timing.js';
 
 type Call = () => tf.Tensor | tf.Tensor[] | Promise<tf.Tensor | tf.Tensor[]>;
 
@@ -23,10 +22,6 @@ interface Built {
 
 const SEED = 1234;
 
-/** One element of a variable, computed after everything queued before it (a GPU completion probe). */
-function probe(v: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.slice(tf.reshape(v, [-1]), [0], [1]));
-}
 
 function build(spec: ModelSpec, sh: Shapes): Built {
   const rnd = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
@@ -82,7 +77,7 @@ function build(spec: ModelSpec, sh: Shapes): Built {
           }, params);
           optimizer.step(grads);
           disposeGrads(grads);
-          return [loss, probe(last)];
+          return [loss, oneElement(last)];
         },
         dispose: () => (features.dispose(), optimizer.dispose(), fae.dispose()),
       };

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { AdamW, initBackend } from '@fae/core';
 import { machineInfo } from './machine.js';
 import { restartWithSoftwareVulkan, scriptArg, writeResultTable } from './script.js';
-import { readOneElement, timeIt, type Timing } from './timing.js';
+import { oneElement, readOneElement, timeIt, type Timing } from './timing.js';
 
 restartWithSoftwareVulkan();
 const backend = scriptArg('backend', 'wasm');
@@ -29,7 +29,7 @@ for (const [set, shapes] of Object.entries(SETS)) {
     const opt = new AdamW(params, { lr: 1e-3, weightDecay: 0.01, fused });
     const r = await timeIt(`${set}, ${fused ? 'fused' : 'tfjs ops'}`, () => {
       opt.step(grads, { gradScale: 0.5 });
-      return tf.slice(tf.reshape(last, [-1]), [0], [1]); // one element, read after the step
+      return oneElement(last); // read after the step
     }, { warmup: 3, iters: 20, settle: readOneElement });
     results.push({ ...r, set, fused });
     opt.dispose();

@@ -29,9 +29,17 @@ export async function readAll(list: tf.Tensor[]): Promise<void> {
  * queued kernel has finished, without timing a full download.
  */
 export async function readOneElement(list: tf.Tensor[]): Promise<void> {
-  const probe = tf.tidy(() => tf.slice(tf.reshape(list[list.length - 1], [-1]), [0], [1]));
+  const probe = oneElement(list[list.length - 1]);
   await probe.data();
   probe.dispose();
+}
+
+/**
+ * A new tensor holding the first element of `t`, computed after everything queued before it: what a
+ * timed call returns when its result is a variable it keeps (timeIt disposes the outputs).
+ */
+export function oneElement(t: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.slice(tf.reshape(t, [-1]), [0], [1]));
 }
 
 /** Median time of `iters` runs after `warmup` runs; each run waits for its outputs with `settle`. */

@@ -31,7 +31,6 @@ interface Progress<P> {
 
 /** The part of a core Trainer (or DiffusionTrainer) this loop drives. */
 export interface ChunkedTrainer {
-  readonly step: number;
   run(opts: { until: number }): Promise<{ losses: number[] }>;
   saveCheckpoint(): Promise<string>;
   resume(name?: string): Promise<number>;
@@ -56,9 +55,9 @@ export function resumeDir(ctx: TrainContext, stage: string): string {
   return join(ctx.modelsDir, 'resume', stage);
 }
 
-/** The trainer's checkpoint options for a resumable stage (written by runInChunks, not by the trainer's own schedule). */
-export function resumeCheckpointOptions(ctx: TrainContext, stage: string, steps: number): { dir: string; every: number; keep: number } {
-  return { dir: resumeDir(ctx, stage), every: steps, keep: 2 };
+/** The trainer's checkpoint options for a resumable stage: no schedule of its own, runInChunks writes them. */
+export function resumeCheckpointOptions(ctx: TrainContext, stage: string): { dir: string; keep: number } {
+  return { dir: resumeDir(ctx, stage), keep: 2 };
 }
 
 async function writeAtomically(path: string, text: string): Promise<void> {

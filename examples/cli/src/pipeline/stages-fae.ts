@@ -48,7 +48,7 @@ export async function trainEncoder(ctx: TrainContext): Promise<StageLog> {
     });
     bar.done();
     await saveComponent(ctx.modelsDir, COMPONENTS.encoder, encoder, DIGIT_ENCODER_CONFIG);
-    return { stage: 'encoder', steps, seconds: r.seconds, losses: r.losses, objective: 'SimMIM L1 on masked 4x4 patches, mask ratio 0.5' };
+    return { stage: 'encoder', steps, batch, lr, seconds: r.seconds, losses: r.losses, objective: 'SimMIM L1 on masked 4x4 patches, mask ratio 0.5' };
   } finally {
     model.dispose();
   }
@@ -115,7 +115,7 @@ export async function trainStageIbDigits(ctx: TrainContext, cache: FeatureCache)
     fae.encoder.setLatentStats(stats);
     await saveComponent(ctx.modelsDir, COMPONENTS.adapter, fae.encoder, { class: 'SingleAttentionEncoder', config: fae.encoder.config } satisfies ComponentConfigJson);
     await saveComponent(ctx.modelsDir, COMPONENTS.featureDecoder, fae.decoder, { class: 'FeatureDecoder', config: fae.decoder.config } satisfies ComponentConfigJson);
-    return { stage: 'stage-ib', steps, seconds: (Date.now() - t0) / 1000, losses: subsample(r.losses) };
+    return { stage: 'stage-ib', steps, batch, lr, seconds: (Date.now() - t0) / 1000, losses: subsample(r.losses) };
   } finally {
     fae.dispose();
   }
@@ -143,7 +143,7 @@ export async function trainPixelStage(ctx: TrainContext, cache: FeatureCache, st
     r.dispose();
     bar.done();
     await saveComponent(ctx.modelsDir, COMPONENTS.pixelDecoder, decoder, { class: 'PixelDecoder', config: decoder.config } satisfies ComponentConfigJson);
-    return { stage: stage === 'Ia' ? 'stage-ia' : 'stage-ii', steps, seconds: (Date.now() - t0) / 1000, losses: subsample(r.losses), objective: 'L2 reconstruction (no LPIPS: its VGG weights are not available offline; no GAN)' };
+    return { stage: stage === 'Ia' ? 'stage-ia' : 'stage-ii', steps, batch, lr, seconds: (Date.now() - t0) / 1000, losses: subsample(r.losses), objective: 'L2 reconstruction (no LPIPS: its VGG weights are not available offline; no GAN)' };
   } finally {
     decoder.dispose();
     fae?.dispose();

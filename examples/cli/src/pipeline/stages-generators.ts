@@ -20,8 +20,6 @@ export interface CurvePoint extends SampleJudgement {
 }
 
 export interface CurveOptions {
-  /** Evaluate every `every` steps (0: only at the end). */
-  every: number;
   perClass: number;
   classifier: DigitClassifier;
   /** Classifier features of held-out digits (the FID reference). */
@@ -64,7 +62,7 @@ export function emaDecayFor(steps: number): number {
   return Math.min(0.999, Math.max(0.98, 1 - 20 / steps));
 }
 
-/** LightningDiT on latents (or pixels) with an EMA; a curve of sample quality every `curve.every` steps. */
+/** LightningDiT on latents (or pixels) with an EMA; with `curve`, six points of sample quality along the run. */
 async function trainDiT(ctx: TrainContext, name: 'dit' | 'ditPixels', data: { x: tf.Tensor4D; labels: tf.Tensor1D }, curve: CurveOptions | null, sampling: SamplingConfig): Promise<StageLog> {
   const config = name === 'dit' ? DIT_CONFIG : DIT_PIXELS_CONFIG;
   const { steps, batch, lr } = stageHyperparameters(ctx, name);
@@ -76,14 +74,14 @@ async function trainDiT(ctx: TrainContext, name: 'dit' | 'ditPixels', data: { x:
   const trainer = new DiffusionTrainer({
     model, steps, lr, emaDecay, clipNorm: 1, seed: ctx.seed + 22,
     data: latentBatches(data.x, data.labels, { batchSize: batch, seed: ctx.seed + 23 }),
-    checkpoint: resumeCheckpointOptions(ctx, stage, steps),
+    checkpoint: resumeCheckpointOptions(ctx, stage),
     onProgress: (p) => bar.update(p.step, { loss: p.loss }),
   });
   const label = name === 'dit' ? 'LightningDiT on FAE latents' : 'LightningDiT on pixels (baseline)';
   const bar = progress(ctx, label, steps);
   try {
     const r = await runInChunks<CurvePoint>({
-      ctx, key: { stage, steps, batch, lr, seed: ctx.seed, stepScale: ctx.stepScale }, trainer, curveEvery: curve ? curve.every || steps : 0,
+      ctx, key: { stage, steps, batch, lr, seed: ctx.seed, stepScale: ctx.stepScale }, trainer, curveEvery: curve ? Math.max(1, Math.round(steps / 6)) : 0,
       curve: curve ? async (step) => {
         trainer.copyEmaTo(evalModel);
         const point = await ditCurvePoint(evalModel, step, curve, ctx.seed + 99, sampling.ditCfg);
@@ -94,7 +92,7 @@ async function trainDiT(ctx: TrainContext, name: 'dit' | 'ditPixels', data: { x:
     bar.done();
     trainer.copyEmaTo(evalModel);
     await saveComponent(ctx.modelsDir, COMPONENTS[name], evalModel, { class: 'LightningDiT', config: evalModel.config, trained: { steps, ema: emaDecay } } satisfies ComponentConfigJson);
-    return { stage, steps, seconds: r.seconds, evalSeconds: r.evalSeconds, losses: subsample(r.losses), curve: r.points, ...(r.resumedAt ? { resumedAt: r.resumedAt } : {}) };
+    return { stage, steps, batch, lr, seconds: r.seconds, evalSeconds: r.evalSeconds, losses: subsample(r.losses), curve: r.points, ...(r.resumedAt ? { resumedAt: r.resumedAt } : {}) };
   } finally {
     trainer.dispose();
     model.dispose();
@@ -130,7 +128,7 @@ export async function trainTarFlow(ctx: TrainContext, latents: { latents: tf.Ten
   const bar = progress(ctx, 'TARFlow on FAE latents', steps);
   const { trainer, optimizer } = createFlowTrainer({
     model, data, steps, lr, warmupSteps: Math.min(10, steps), clipNorm: 1, seed: ctx.seed + 33,
-    noiseStd: sampling.flowNoiseStd, dropLabel: 0.1, checkpoint: resumeCheckpointOptions(ctx, 'tarflow', steps),
+    noiseStd: sampling.flowNoiseStd, dropLabel: 0.1, checkpoint: resumeCheckpointOptions(ctx, 'tarflow'),
     onProgress: (p) => bar.update(p.step, { loss: p.loss }),
   });
   try {
@@ -138,7 +136,7 @@ export async function trainTarFlow(ctx: TrainContext, latents: { latents: tf.Ten
     bar.done();
     model.eval();
     await saveComponent(ctx.modelsDir, COMPONENTS.tarflow, model, { class: 'TarFlow', config: TARFLOW_CONFIG, trained: { steps, noiseStd: sampling.flowNoiseStd } } satisfies ComponentConfigJson);
-    return { stage: 'tarflow', steps, seconds: r.seconds, losses: subsample(r.losses), ...(r.resumedAt ? { resumedAt: r.resumedAt } : {}) };
+    return { stage: 'tarflow', steps, batch, lr, seconds: r.seconds, losses: subsample(r.losses), ...(r.resumedAt ? { resumedAt: r.resumedAt } : {}) };
   } finally {
     optimizer.dispose();
     model.dispose();

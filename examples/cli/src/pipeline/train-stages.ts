@@ -10,7 +10,7 @@ import type { TrainStage } from '../args.js';
 import { saveComponent, saveJson } from '../checkpoints.js';
 import { digitsToImages, imagesToGrey01, MNIST_PIXELS, type DigitSet } from '../data/mnist.js';
 import { encodeSafetensors } from '@fae/core';
-import { COMPONENTS, DEFAULT_SAMPLING, type TrainedStage } from '../digits/config.js';
+import { COMPONENTS, DEFAULT_SAMPLING } from '../digits/config.js';
 import { decodeLatents } from '../digits/generate.js';
 import { disposeDigitModels, loadComponent, loadDigitModels, type ComponentConfigJson, type DigitModels } from '../digits/models.js';
 import { DEFAULT_CLASSIFIER_CONFIG, type DigitClassifier } from '../models/digit-classifier.js';
@@ -53,21 +53,10 @@ async function featureCache(ctx: TrainContext): Promise<FeatureCache> {
   return cacheTrainFeatures(ctx);
 }
 
-async function curveOptions(ctx: TrainContext, toImages: (x: tf.Tensor) => tf.Tensor, m: DigitModels, every: number): Promise<CurveOptions> {
+async function curveOptions(ctx: TrainContext, toImages: (x: tf.Tensor) => tf.Tensor, m: DigitModels): Promise<CurveOptions> {
   const reference = (await classifyReal(m, ctx.split.heldOut)).features;
-  return { every, perClass: ctx.stepScale < 1 ? 2 : 3, classifier: m.classifier!, reference, toImages };
+  return { perClass: ctx.stepScale < 1 ? 2 : 3, classifier: m.classifier!, reference, toImages };
 }
-
-/** Six points on a DiT's curve, whatever its length. */
-function curveEvery(ctx: TrainContext, stage: 'dit' | 'ditPixels'): number {
-  return Math.max(1, Math.round(stageHyperparameters(ctx, stage).steps / 6));
-}
-
-/** The STAGE_DEFAULTS entry of each trained stage (its log records the steps, batch and lr used). */
-const HYPERPARAMETER_KEYS = {
-  classifier: 'classifier', encoder: 'encoder', 'stage-ib': 'stageIb', 'stage-ia': 'stageIa', 'stage-ii': 'stageII',
-  dit: 'dit', tarflow: 'tarflow', 'dit-pixels': 'ditPixels',
-} as const satisfies Partial<Record<Exclude<TrainStage, 'all'>, TrainedStage>>;
 
 /** Runs one stage (or all). Returns the logs of the stages run. */
 export async function runTrainStage(ctx: TrainContext, stage: TrainStage, command: string): Promise<{ logs: StageLog[]; metrics?: DigitMetrics }> {
@@ -91,7 +80,7 @@ export async function runTrainStage(ctx: TrainContext, stage: TrainStage, comman
         await saveComponent(ctx.modelsDir, COMPONENTS.classifier, r.model, { class: 'DigitClassifier', config: DEFAULT_CLASSIFIER_CONFIG, trained: { steps: r.losses.at(-1)?.[0], heldOutAccuracy: r.heldOutAccuracy } } satisfies ComponentConfigJson);
         r.model.dispose();
         await writeHeldOutDigits(ctx.modelsDir, ctx.split.heldOut, 64);
-        logs.push({ stage: 'classifier', steps: r.losses.at(-1)?.[0] ?? 0, seconds: r.seconds, losses: r.losses, heldOutAccuracy: r.heldOutAccuracy });
+        logs.push({ stage: 'classifier', steps: r.losses.at(-1)?.[0] ?? 0, batch, lr, seconds: r.seconds, losses: r.losses, heldOutAccuracy: r.heldOutAccuracy });
         ctx.log(`  classifier held-out accuracy ${r.heldOutAccuracy.toFixed(4)}`);
         break;
       }
@@ -113,7 +102,7 @@ export async function runTrainStage(ctx: TrainContext, stage: TrainStage, comman
           else {
             const m = await loadDigitModels(read, ['fae', 'pixelDecoder', 'classifier']);
             try {
-              const curve = await curveOptions(ctx, (x) => decodeLatents(m, x), m, curveEvery(ctx, 'dit'));
+              const curve = await curveOptions(ctx, (x) => decodeLatents(m, x), m);
               logs.push(await trainDiTOnLatents(ctx, latents, curve, sampling));
             } finally {
               disposeDigitModels(m);
@@ -128,7 +117,7 @@ export async function runTrainStage(ctx: TrainContext, stage: TrainStage, comman
         const m = await loadDigitModels(read, ['classifier']);
         try {
           // Pixel-space samples are grey [-1, 1]: to [0, 1] for the classifier.
-          const curve = await curveOptions(ctx, (x) => imagesToGrey01(x), m, curveEvery(ctx, 'ditPixels'));
+          const curve = await curveOptions(ctx, (x) => imagesToGrey01(x), m);
           logs.push(await trainDiTOnPixels(ctx, curve, sampling));
         } finally {
           disposeDigitModels(m);
@@ -138,8 +127,7 @@ export async function runTrainStage(ctx: TrainContext, stage: TrainStage, comman
     }
     ctx.log(`[train] ${s} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const last = logs.at(-1);
-    const hyper = s in HYPERPARAMETER_KEYS ? stageHyperparameters(ctx, HYPERPARAMETER_KEYS[s as keyof typeof HYPERPARAMETER_KEYS]) : {};
-    if (last) await saveJson(join(ctx.modelsDir, 'logs', `${last.stage}.json`), { command, backend: ctx.backend, seed: ctx.seed, finishedAt: new Date().toISOString(), ...hyper, ...last });
+    if (last) await saveJson(join(ctx.modelsDir, 'logs', `${last.stage}.json`), { command, backend: ctx.backend, seed: ctx.seed, finishedAt: new Date().toISOString(), ...last });
   };
   if (stage !== 'all') {
     await run(stage);

@@ -52,8 +52,11 @@ export interface CheckpointOptions {
   /** A directory (Node) or any CheckpointStore. */
   dir?: string;
   store?: CheckpointStore;
-  /** Write a checkpoint every `every` steps (and after the last step). */
-  every: number;
+  /**
+   * Write a checkpoint every `every` steps (and after the last step). Absent: no automatic writes;
+   * the caller writes with saveCheckpoint() when it chooses (e.g. at its own chunk boundaries).
+   */
+  every?: number;
   /** Keep the newest `keep` checkpoints (default 2). */
   keep?: number;
   /** JSON stored with every checkpoint (e.g. the run's config). */
@@ -114,7 +117,7 @@ export class Trainer<B = unknown> {
     if (!Number.isInteger(g) || g < 1) throw new ConfigError('Trainer', `gradAccum must be an integer >= 1, got ${g}`);
     if (opts.clipNorm !== undefined && !(opts.clipNorm > 0)) throw new ConfigError('Trainer', `clipNorm must be > 0, got ${opts.clipNorm}`);
     const c = opts.checkpoint;
-    if (c && (!Number.isInteger(c.every) || c.every < 1)) throw new ConfigError('Trainer', `checkpoint.every must be an integer >= 1, got ${c.every}`);
+    if (c && c.every !== undefined && (!Number.isInteger(c.every) || c.every < 1)) throw new ConfigError('Trainer', `checkpoint.every must be an integer >= 1, got ${c.every}`);
     if (c && !c.store && !c.dir) throw new ConfigError('Trainer', 'checkpoint needs a dir or a store');
     this.store = c ? c.store ?? new FileCheckpointStore(c.dir!) : null;
   }
@@ -130,7 +133,7 @@ export class Trainer<B = unknown> {
       losses.push(loss);
       const c = this.opts.checkpoint;
       let written: string | undefined;
-      if (c && (this.step % c.every === 0 || this.step === this.opts.steps)) written = await this.saveCheckpoint();
+      if (c?.every && (this.step % c.every === 0 || this.step === this.opts.steps)) written = await this.saveCheckpoint();
       if (this.opts.onProgress) {
         const elapsedMs = Date.now() - t0;
         await this.opts.onProgress({
