@@ -1,14 +1,16 @@
 // initBackend: pick and start a TensorFlow.js backend in Node or in the browser.
 //
-// Backends are optional peer dependencies: this module imports a backend package only when asked
-// for it, by name, so library code never pulls a backend into a bundle. In a browser bundle, import
-// the backend package yourself (e.g. `import '@tensorflow/tfjs-backend-webgpu'`); initBackend then
-// finds it already registered.
+// Backends are optional peer dependencies: in Node this module imports a backend package only when
+// asked for it, by name (a variable specifier), so library code never pulls a backend into a bundle.
+// In a bundle, import the entry point of the backend (`import '@fae/core/backends/wasm'`, also `cpu`
+// and `webgpu`): it imports the tfjs package statically, so the bundler includes it, and initBackend
+// finds it (backend/modules.ts). A tfjs backend package imported directly is found too.
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendUnavailableError } from '../errors.js';
 import { startWasmWithThreads } from './wasm-threads-node.js';
 import { registerFaeWebGPUKernels } from '../webgpu/register.js';
 import { registerFaeWasmKernels } from './wasm-kernels.js';
+import { providedBackendModule } from './modules.js';
 
 export type BackendName = 'auto' | 'webgpu' | 'wasm' | 'cpu' | 'webgl' | 'tensorflow' | (string & {});
 
@@ -64,7 +66,12 @@ const PACKAGE_OF: Record<string, string> = {
 
 // A variable specifier keeps bundlers from resolving optional packages at build time.
 async function importOptional(specifier: string): Promise<any> {
-  return import(/* @vite-ignore */ specifier);
+  return import(/* @vite-ignore */ /* webpackIgnore: true */ specifier);
+}
+
+/** A backend package's module: the one an `@fae/core/backends/*` entry provided, else imported by name. */
+async function backendModule(name: string): Promise<any> {
+  return providedBackendModule(name) ?? importOptional(PACKAGE_OF[name]);
 }
 
 /**
@@ -107,7 +114,7 @@ async function startOne(name: string, opts: InitBackendOptions): Promise<Backend
     if (name === 'tensorflow' && !isNode) throw new BackendUnavailableError(name, 'tfjs-node runs only in Node');
     if (name === 'webgl' && isNode) throw new BackendUnavailableError(name, 'WebGL needs a browser (headless GL in Node gives wrong results)');
     try {
-      const mod = await importOptional(pkg);
+      const mod = await backendModule(name);
       if (name === 'wasm' && opts.wasmPaths) mod.setWasmPaths?.(opts.wasmPaths);
       if (name === 'wasm' && opts.wasmThreads && !isNode) mod.setThreadsCount?.(opts.wasmThreads);
     } catch (e) {
@@ -145,7 +152,7 @@ async function startOne(name: string, opts: InitBackendOptions): Promise<Backend
   if (name === 'wasm') {
     const simd = tf.env().getAsync ? await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT').catch(() => false) : false;
     // In a browser the package may be bundled under another name: read the count only where it resolves.
-    const mod = await importOptional(PACKAGE_OF.wasm).catch(() => null);
+    const mod = await backendModule('wasm').catch(() => null);
     const threads = wasmThreads ?? mod?.getThreadsCount?.() ?? 1;
     info.features = [simd ? 'simd' : 'no-simd', threads > 1 ? `threads:${threads}` : 'single-thread'];
     if (wasmThreadsNote && threads <= 1) info.features.push(`note: ${wasmThreadsNote}`);

@@ -10,10 +10,14 @@
 //      main script file instead of a Blob);
 //   2. the main script gets the module-level bindings the bundle's factory closes over
 //      (`require$$N = require('...')`, `commonjsGlobal`), read from the bundle itself;
-//   3. os.cpus() is widened during initialisation so the C++ cap allows the requested count.
+//   3. os.cpus() is widened during initialisation so the C++ cap allows the requested count;
+//   4. worker_threads.Worker is replaced during initialisation by a subclass that unref()s each
+//      worker, so the pthread pool never keeps the process alive: a script exits by itself when its
+//      work is done (the workers only compute while the main thread waits on them).
 // Everything is restored once the backend has started. If anything looks different from what this
 // expects (another tfjs version), it leaves the flag off and the backend runs single-threaded.
 import * as tf from '@tensorflow/tfjs-core';
+import { providedBackendModule } from './modules.js';
 
 export interface WasmThreadsResult {
   /** Threads XNNPACK actually uses (tfjs-backend-wasm getThreadsCount()). */
@@ -30,18 +34,20 @@ const isNode = typeof process !== 'undefined' && !!process.versions?.node;
  * given cross-origin isolation).
  */
 export async function startWasmWithThreads(threads?: number): Promise<WasmThreadsResult> {
-  const wasm: any = await import(/* @vite-ignore */ '@tensorflow/tfjs-backend-wasm' as string);
+  const wasm: any =
+    providedBackendModule('wasm') ?? (await import(/* @vite-ignore */ /* webpackIgnore: true */ '@tensorflow/tfjs-backend-wasm' as string));
   if (!isNode) {
     if (threads) wasm.setThreadsCount(threads);
     await tf.setBackend('wasm');
     return { threads: wasm.getThreadsCount() };
   }
   const { createRequire } = await import('node:module');
-  const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+  const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const require = createRequire(import.meta.url);
   const os = require('os') as typeof import('os');
+  const workerThreads = require('worker_threads') as typeof import('worker_threads');
   const want = Math.max(1, Math.floor(threads ?? os.cpus().length));
   if (want === 1) {
     await tf.setBackend('wasm');
@@ -61,6 +67,7 @@ export async function startWasmWithThreads(threads?: number): Promise<WasmThread
   }
 
   const dir = mkdtempSync(join(tmpdir(), 'fae-wasm-threads-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   const mainPath = join(dir, 'tfjs-backend-wasm-threaded-simd.js');
   const workerPath = join(dir, 'tfjs-backend-wasm.worker.js');
   // Appended to the worker: when told to load the main script from a Blob, load our file instead.
@@ -70,6 +77,23 @@ export async function startWasmWithThreads(threads?: number): Promise<WasmThread
   const OrigBlob = g.Blob;
   const origCreate = URL.createObjectURL;
   const realCpus = os.cpus;
+  const RealWorker = workerThreads.Worker;
+  // Workers stay referenced while the backend starts (it awaits their 'loaded' messages), then are
+  // unref()'d; `on('message')` re-references a worker's port in Node, so it is undone there too.
+  const created: import('worker_threads').Worker[] = [];
+  let started = false;
+  class UnrefWorker extends RealWorker {
+    constructor(...args: ConstructorParameters<typeof RealWorker>) {
+      super(...args);
+      created.push(this);
+      if (started) this.unref();
+    }
+    override on(event: string | symbol, listener: (...a: any[]) => void): this {
+      super.on(event, listener);
+      if (started) this.unref();
+      return this;
+    }
+  }
   class FileBackedBlob extends OrigBlob {
     __file?: string;
     constructor(parts: unknown[], opts?: unknown) {
@@ -86,6 +110,7 @@ export async function startWasmWithThreads(threads?: number): Promise<WasmThread
   try {
     g.Blob = FileBackedBlob;
     URL.createObjectURL = ((b: any) => (b?.__file ? b.__file : origCreate(b))) as typeof URL.createObjectURL;
+    (workerThreads as { Worker: typeof RealWorker }).Worker = UnrefWorker;
     os.cpus = () => {
       const c = realCpus.call(os);
       return Array.from({ length: Math.max(c.length, 2 * want) }, (_, i) => c[i % c.length]);
@@ -95,10 +120,13 @@ export async function startWasmWithThreads(threads?: number): Promise<WasmThread
     const ok = await tf.setBackend('wasm');
     await tf.ready();
     if (!ok) throw new Error('tfjs-backend-wasm failed to initialise');
+    started = true;
+    for (const w of created) w.unref();
   } finally {
     g.Blob = OrigBlob;
     URL.createObjectURL = origCreate;
     os.cpus = realCpus;
+    (workerThreads as { Worker: typeof RealWorker }).Worker = RealWorker;
   }
   return { threads: wasm.getThreadsCount() };
 }
