@@ -1,0 +1,100 @@
+// Shared tsup settings for every published package: one layout, so each package works from its npm
+// tarball in Node ESM, Node CommonJS, TypeScript (NodeNext and Bundler) and browser bundlers.
+//
+//   dist/node/<entry>.js     ESM for Node            (exports: import)
+//   dist/node/<entry>.cjs    CommonJS for Node       (exports: require)
+//   dist/node/<entry>.d.ts   types for import        (.d.cts for require)
+//   dist/browser/<entry>.js  ESM for bundlers        (exports: browser)
+//
+// The browser build is the same source with every Node builtin (`node:fs`, `node:path`, ...) replaced
+// by a stub whose functions throw "<builtin>.<name> is not available in browsers". Code keeps writing
+// `await import('node:fs/promises')` inside Node-only functions; bundlers never see a Node builtin, and
+// a browser that calls such a function gets a clear error. No source maps: they would embed every
+// source file (two thirds of a tarball) and the sources are not shipped.
+//
+// A package's tsup.config.ts:
+//   import { faePackage } from '../../tsup.shared';
+//   export default faePackage({ entry: { index: 'src/index.ts' } });
+import { builtinModules } from 'node:module';
+import type { Options } from 'tsup';
+
+type Plugin = NonNullable<Options['esbuildPlugins']>[number];
+
+export interface FaePackageOptions {
+  /** Public entry points: output name (may contain '/') -> source file. Built for Node and browsers. */
+  entry: Record<string, string>;
+  /** Node-only entry points (CLIs): built as Node ESM only, without types. */
+  nodeOnly?: Record<string, string>;
+}
+
+// Kept external in every build: peer dependencies and sibling packages.
+const external = [/^@tensorflow\//, /^@fae\//, 'webgpu'];
+
+const common: Options = {
+  target: 'es2022',
+  sourcemap: false,
+  splitting: false,
+  treeshake: false,
+  removeNodeProtocol: false,
+  external,
+  // Keep every bare import of our own sources (e.g. core's generated tfjs registrations): the
+  // package.json sideEffects lists only the shipped files, for the bundlers of our users.
+  esbuildOptions(o) {
+    o.ignoreAnnotations = true;
+  },
+};
+
+const builtins = new Set(builtinModules.filter((m) => !m.startsWith('_')));
+const builtinFilter = /^(node:)?[a-z_/]+$/;
+
+/** esbuild plugin: Node builtins resolve to modules whose every export throws when used. */
+function stubNodeBuiltins(): Plugin {
+  return {
+    name: 'fae-stub-node-builtins',
+    setup(build) {
+      build.onResolve({ filter: builtinFilter }, (args) => {
+        const name = args.path.replace(/^node:/, '');
+        return builtins.has(name) ? { path: name, namespace: 'fae-node-stub' } : undefined;
+      });
+      build.onLoad({ filter: /.*/, namespace: 'fae-node-stub' }, async (args) => {
+        const real = (await import(`node:${args.path}`)) as Record<string, unknown>;
+        const names = Object.keys(real).filter((k) => k !== 'default' && /^[A-Za-z_$][\w$]*$/.test(k));
+        const lines = [
+          `const unavailable = (name) => function () { throw new Error('node:${args.path}.' + name + ' is not available in browsers (this function needs Node.js)'); };`,
+          ...names.map((n) => `export const ${n} = unavailable(${JSON.stringify(n)});`),
+          `export default new Proxy({}, { get: (_, k) => typeof k === 'string' ? unavailable(k) : undefined });`,
+        ];
+        return { contents: lines.join('\n'), loader: 'js' };
+      });
+    },
+  };
+}
+
+export function faePackage(opts: FaePackageOptions): Options[] {
+  const configs: Options[] = [
+    {
+      ...common,
+      entry: opts.entry,
+      outDir: 'dist/node',
+      format: ['esm', 'cjs'],
+      platform: 'node',
+      shims: true, // import.meta.url in the CommonJS build
+      dts: true,
+      clean: true,
+    },
+    {
+      ...common,
+      entry: opts.entry,
+      outDir: 'dist/browser',
+      format: ['esm'],
+      platform: 'browser',
+      dts: false,
+      clean: true,
+      esbuildPlugins: [stubNodeBuiltins()],
+    },
+  ];
+  if (opts.nodeOnly) {
+    configs.push({ ...common, entry: opts.nodeOnly, outDir: 'dist/bin', format: ['esm'], platform: 'node', dts: false, clean: true });
+  }
+  return configs;
+}
