@@ -57,7 +57,7 @@ export async function instantiateComponent<T extends Module = Module>(opened: Op
   const where = `${opened.source}/${COMPONENT_CONFIG_FILE}`;
   const d = describeOpenedComponent(opened);
   checkExpected(d.name, opts.expectClass, where);
-  if (d.entry.load && (d.upstream || opened.weightsFile !== COMPONENT_WEIGHTS_FILE)) return (await d.entry.load(opened)) as T;
+  if (d.entry.load && (d.upstream || opened.weightsFile !== COMPONENT_WEIGHTS_FILE)) return (await d.entry.load(opened, d.config)) as T;
   const module = d.entry.create(d.config, where);
   try {
     const store = await opened.openWeights();

@@ -20,8 +20,12 @@ export interface ComponentEntry<M extends Module = Module, C extends object = An
    * detect says yes load it with `load` (or create + strict weights when there is no `load`).
    */
   detect?(config: Record<string, unknown>, opened: OpenedComponent): boolean;
-  /** Custom loading (upstream layouts: key prefixes, `.pt` checkpoints); replaces create + strict weights. */
-  load?(opened: OpenedComponent): Promise<M>;
+  /**
+   * Custom loading (upstream layouts: key prefixes, `.pt` checkpoints); replaces create + strict
+   * weights for upstream folders and for weights files other than model.safetensors. `config` is the
+   * stored constructor config (FAE folders) or the upstream config.json.
+   */
+  load?(opened: OpenedComponent, config: Record<string, unknown>): Promise<M>;
 }
 
 interface Registered {
