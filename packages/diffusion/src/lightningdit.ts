@@ -5,9 +5,9 @@
 // Tensors are NHWC: forward(x [B, h, w, c], t [B], y [B]) -> [B, h, w, c] velocity.
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  Module, ModuleList, Linear, PatchEmbed, TimestepEmbedder, LabelEmbedder, VisionRotaryEmbeddingFast, Rng, ShapeError,
-  sincosPosEmbed2d, unpatchify,
+  Module, ModuleList, Linear, PatchEmbed, VisionRotaryEmbeddingFast, Rng, ShapeError, sincosPosEmbed2d, unpatchify,
 } from '@fae/core';
+import { LabelEmbedder, TimestepEmbedder } from './conditioning.js';
 import { lightningDiTConfig, outChannelsOf, type LightningDiTConfig, type TimeConvention } from './config.js';
 import { LightningDiTBlock, FinalLayer } from './lightningdit-block.js';
 import type { VelocityModel } from './velocity-model.js';
