@@ -2,9 +2,11 @@
 // `_use_new_zipfile_serialization=False` writes today, e.g. torch-fidelity's published Inception weights)
 // and the tar format (torch <= 0.3). Files are written by the builders in @fae/testing from the layout
 // of torch/serialization.py; the same value in the zip format must load identically.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { weightsBuilders } from '@fae/testing';
 import { TorchTensor, UnsafePickleError, WeightsFormatError, floatToHalf, loadTorchCheckpoint, readTarMembers, torchTensors } from '@fae/core';
@@ -85,6 +87,32 @@ describe('legacy torch.save formats load like the zip format', () => {
     for (const [n, f] of [['stream.pth', buildLegacyTorchCheckpoint(value, storages)], ['tar.pth', buildLegacyTarCheckpoint(value, storages)]] as const) {
       writeFileSync(join(dir, n), f);
       expect(plain(await loadTorchCheckpoint(join(dir, n)))).toEqual(plain(await loadTorchCheckpoint(zip)));
+    }
+  });
+});
+
+describe('legacy files written by CPython (tools/testing/py/legacy_torch_save.py: pickle + tarfile, torch layout)', () => {
+  const script = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'tools', 'testing', 'py', 'legacy_torch_save.py');
+  const hasPython = spawnSync('python3', ['--version']).status === 0;
+  it('the stream and tar files load with the values the script expects', async (ctx) => {
+    if (!hasPython) {
+      if (process.env.CI === 'true') throw new Error('python3 is required under CI for the legacy torch.save cross-check');
+      ctx.skip();
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'fae-pylegacy-'));
+    const r = spawnSync('python3', [script, dir], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8'));
+    for (const file of ['stream.pt', 'tar.pt']) {
+      const ck = (await loadTorchCheckpoint(join(dir, file))) as Record<string, any>;
+      const got = plain(ck);
+      expect(Object.keys(got).sort(), file).toEqual(Object.keys(expected.tensors).sort());
+      for (const [k, t] of Object.entries(expected.tensors as Record<string, { shape: number[]; data: number[] }>)) {
+        expect(got[k].shape, `${file} ${k}`).toEqual(t.shape);
+        expect(got[k].data, `${file} ${k}`).toEqual(t.data);
+      }
+      expect(ck.epoch).toBe(7);
+      expect(ck.name).toBe('inception');
     }
   });
 });
