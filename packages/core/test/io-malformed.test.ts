@@ -123,7 +123,7 @@ describe('malformed zip and PyTorch checkpoints', () => {
     new DataView(o.buffer).setUint32(cd2 + 42, 10, true);
     await expect(openZip(o, 'o.zip')).rejects.toThrow(/overlap/);
   });
-  it('legacy (non-zip) torch.save format', () => expectTorchBad(Uint8Array.of(0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46), /legacy/));
+  it('a truncated legacy (non-zip) torch.save file', () => expectTorchBad(Uint8Array.of(0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46), /bad pickle: truncated/));
   it('zip without data.pkl', () => expectTorchBad(encodeZip([{ name: 'x/other.txt', data: new Uint8Array(3) }]), /no <archive>\/data\.pkl/));
   it('bad pickle opcode', async () => {
     const p = new PickleWriter().proto(2).op(OP.EMPTY_DICT, 0xff).stop().bytes();
@@ -161,7 +161,7 @@ describe('malformed zip and PyTorch checkpoints', () => {
     const file = buildTorchCheckpoint({ w: tensorSpec('0', [2, 2]) }, { 0: { type: 'FloatStorage', bytes: f32(4) } });
     const p = (await (await openZip(file)).read('archive/data.pkl')).slice();
     await expectTorchBad(torchZip(p, {}), /storage '0' is missing/);
-    await expectTorchBad(torchZip(p, { 0: { type: 'FloatStorage', bytes: f32(3) } }), /holds 12 bytes but the checkpoint declares 16/);
+    await expectTorchBad(torchZip(p, { 0: { type: 'FloatStorage', bytes: f32(3) } }), /the zip entry holds 12 bytes but the pickle declares 16/);
     const off = buildTorchCheckpoint({ w: tensorSpec('0', [2, 2], { offset: 1 }) }, { 0: { type: 'FloatStorage', bytes: f32(4) } });
     await expectTorchBad(off, /reaches element 4 of a 4-element storage/);
   });

@@ -146,6 +146,27 @@ describeBackends('samplers on Gaussian data (exact velocity known)', () => {
     await expectClose(x, y, 0);
     tf.dispose([x, y]);
   });
+
+  it('a throwing onProgress (cancellation) or velocity leaks no tensor, for every sampler', async () => {
+    for (const sampler of ['euler', 'heun', 'euler-maruyama'] as const) {
+      const before = tf.memory().numTensors;
+      const cancel = new Error('cancelled');
+      await expect(sample({ model, labels: [0, 0], steps: 4, sampler, onProgress: (i) => { if (i.step === 2) throw cancel; } })).rejects.toBe(cancel);
+      expect(tf.memory().numTensors, `${sampler}, onProgress throws`).toBe(before);
+      await expect(sample({ model, labels: [0], steps: 3, sampler, onProgress: async () => { await Promise.resolve(); throw cancel; } })).rejects.toBe(cancel);
+      expect(tf.memory().numTensors, `${sampler}, async onProgress rejects`).toBe(before);
+      let calls = 0;
+      const failing = { ...sampler === 'euler' ? euler : sampler === 'heun' ? heun : eulerMaruyama };
+      const velocity = (x: tf.Tensor) => {
+        if (++calls === 3) throw cancel;
+        return tf.mul(x, 0.5);
+      };
+      const noise = new Rng(1).normal([2, 2, 2, 4]);
+      await expect(failing.run(velocity, noise, { steps: 4, rng: new Rng(2) })).rejects.toBe(cancel);
+      noise.dispose();
+      expect(tf.memory().numTensors, `${sampler}, velocity throws`).toBe(before);
+    }
+  });
 });
 
 describeBackends('classifier-free guidance', () => {

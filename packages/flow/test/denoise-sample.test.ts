@@ -72,6 +72,17 @@ describeBackends('sample()', () => {
     model.dispose();
   });
 
+  it('sample() cancelled from onProgress (sync throw or rejection) leaks no tensor', async () => {
+    const model = await randomFlow(SMALL, 111);
+    const before = tf.memory().numTensors;
+    const cancel = new Error('cancelled');
+    await expect(sample({ model, labels: [0, 1], onProgress: (e) => { if (e.step === 3) throw cancel; } })).rejects.toBe(cancel);
+    expect(tf.memory().numTensors).toBe(before);
+    await expect(sample({ model, batchSize: 1, denoise: { noiseStd: 0.1 }, onProgress: async (e) => { if (e.step === e.steps) throw cancel; } })).rejects.toBe(cancel);
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+
   it('an abandoned reverse generator frees its KV caches and tokens', async () => {
     const model = await randomFlow(SMALL, 110);
     const z = tf.randomNormal([2, model.numPatches, model.tokenDim], 0, 1, 'float32', 3);

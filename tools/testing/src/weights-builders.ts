@@ -85,6 +85,8 @@ export interface StorageSpec {
   bytes: Uint8Array;
   /** Element count recorded in the persistent id (default bytes / element size). */
   numel?: number;
+  /** Legacy formats only: this storage is a view of `root` starting at element `offset` (its bytes are ignored). */
+  viewOf?: { root: string; offset: number };
 }
 
 /** A Python tuple in a value being pickled. */
@@ -106,8 +108,18 @@ function rowMajor(shape: number[]): number[] {
   return s;
 }
 
+/** How tensors are pickled: the zip format, the legacy stream format (6-tuple storage ids) or the tar format (tensor keys). */
+export interface PickleTorchOptions {
+  format?: 'zip' | 'legacy-stream' | 'legacy-tar';
+  /** legacy-tar: the key each tensor gets (called once per tensor, in pickling order). */
+  tensorKey?: (t: TensorSpec) => string;
+}
+
+const numelOf = (st: StorageSpec) => st.numel ?? st.bytes.length / (ELEM[st.type] ?? 1);
+
 /** Pickles `value` as torch.save (protocol 2) does, tensors via _rebuild_tensor_v2 / _rebuild_parameter. */
-export function pickleTorchValue(value: PyValue, storages: Record<string, StorageSpec>): Uint8Array {
+export function pickleTorchValue(value: PyValue, storages: Record<string, StorageSpec>, opts: PickleTorchOptions = {}): Uint8Array {
+  const format = opts.format ?? 'zip';
   const w = new PickleWriter().proto(2);
   const tuple = (items: Array<() => void>) => {
     w.op(OP.MARK);
@@ -125,7 +137,10 @@ export function pickleTorchValue(value: PyValue, storages: Record<string, Storag
       v.forEach(emit);
       w.op(OP.APPENDS);
     } else if ((v as TupleSpec).kind === 'tuple') tuple((v as TupleSpec).items.map((x) => () => emit(x)));
-    else if ((v as TensorSpec).kind === 'tensor') {
+    else if ((v as TensorSpec).kind === 'tensor' && format === 'legacy-tar') {
+      w.str(opts.tensorKey!(v as TensorSpec));
+      w.op(OP.BINPERSID);
+    } else if ((v as TensorSpec).kind === 'tensor') {
       const t = v as TensorSpec;
       const st = storages[t.storage];
       if (!st) throw new Error(`no storage ${t.storage}`);
@@ -134,7 +149,11 @@ export function pickleTorchValue(value: PyValue, storages: Record<string, Storag
         w.global('torch._utils', '_rebuild_tensor_v2');
         tuple([
           () => {
-            tuple([() => w.str('storage'), () => w.global('torch', st.type), () => w.str(t.storage), () => w.str('cpu'), () => w.int(st.numel ?? st.bytes.length / (ELEM[st.type] ?? 1))]);
+            if (format === 'legacy-stream') {
+              const root = st.viewOf ? storages[st.viewOf.root] : st;
+              tuple([() => w.str('storage'), () => w.global('torch', st.type), () => w.str(st.viewOf?.root ?? t.storage), () => w.str('cpu'), () => w.int(numelOf(root)),
+                () => (st.viewOf ? tuple([() => w.str(t.storage), () => w.int(st.viewOf!.offset), () => w.int(numelOf(st))]) : w.op(OP.NONE))]);
+            } else tuple([() => w.str('storage'), () => w.global('torch', st.type), () => w.str(t.storage), () => w.str('cpu'), () => w.int(numelOf(st))]);
             w.op(OP.BINPERSID);
           },
           () => w.int(t.offset ?? 0),
@@ -184,6 +203,130 @@ export function torchZip(pickle: Uint8Array, storages: Record<string, StorageSpe
 /** A whole torch.save-style checkpoint of `value`. */
 export function buildTorchCheckpoint(value: PyValue, storages: Record<string, StorageSpec>, opts: { archive?: string; byteorder?: 'little' | 'big' } = {}): Uint8Array {
   return torchZip(pickleTorchValue(value, storages), storages, opts);
+}
+
+const i64 = (v: number | bigint): number[] => Array.from(new Uint8Array(BigInt64Array.of(BigInt(v)).buffer));
+const concat = (parts: ArrayLike<number>[]): Uint8Array => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+};
+
+/** Pickles a plain value (ints, strings, lists, tuples, dicts, torch globals by name 'torch.FloatStorage'). */
+function pickleMeta(v: unknown): Uint8Array {
+  const w = new PickleWriter().proto(2);
+  const emit = (x: unknown): void => {
+    if (x === null) w.op(OP.NONE);
+    else if (typeof x === 'boolean') w.op(x ? OP.NEWTRUE : OP.NEWFALSE);
+    else if (typeof x === 'number' || typeof x === 'bigint') w.int(x);
+    else if (typeof x === 'string' && x.startsWith('global:')) {
+      const full = x.slice(7);
+      w.global(full.slice(0, full.lastIndexOf('.')), full.slice(full.lastIndexOf('.') + 1));
+    } else if (typeof x === 'string') w.str(x);
+    else if (Array.isArray(x)) {
+      w.op(OP.EMPTY_LIST, OP.MARK);
+      x.forEach(emit);
+      w.op(OP.APPENDS);
+    } else if ((x as TupleSpec).kind === 'tuple') {
+      w.op(OP.MARK);
+      (x as TupleSpec).items.forEach(emit);
+      w.op(OP.TUPLE);
+    } else {
+      w.op(OP.EMPTY_DICT, OP.MARK);
+      for (const [k, y] of Object.entries(x as object)) {
+        w.str(k);
+        emit(y);
+      }
+      w.op(OP.SETITEMS);
+    }
+  };
+  emit(v);
+  return w.stop().bytes();
+}
+
+const SYS_INFO = { protocol_version: 1001, little_endian: true, type_sizes: { short: 2, int: 4, long: 4 } };
+
+/**
+ * A torch.save file in the legacy stream format (torch 0.4 - 1.5, `_use_new_zipfile_serialization=False`):
+ * magic number, protocol version, sys info, the object, the storage keys, then per storage an int64
+ * element count and its bytes. Storages with `viewOf` are views (legacy view metadata).
+ */
+export function buildLegacyTorchCheckpoint(value: PyValue, storages: Record<string, StorageSpec>): Uint8Array {
+  const w = new PickleWriter().proto(2);
+  w.int(0x1950a86a20f9469cfc6cn).stop();
+  const roots = Object.entries(storages).filter(([, s]) => !s.viewOf);
+  return concat([
+    w.bytes(), pickleMeta(1001), pickleMeta(SYS_INFO), pickleTorchValue(value, storages, { format: 'legacy-stream' }),
+    pickleMeta(roots.map(([k]) => k)),
+    ...roots.flatMap(([, s]) => [i64(numelOf(s)), s.bytes]),
+  ]);
+}
+
+/** A tar archive (ustar) of `members`, as Python's tarfile writes it. */
+export function encodeTar(members: Array<{ name: string; data: Uint8Array }>): Uint8Array {
+  const parts: Uint8Array[] = [];
+  const enc = new TextEncoder();
+  for (const m of members) {
+    const h = new Uint8Array(512);
+    const put = (o: number, s: string) => h.set(enc.encode(s), o);
+    const oct = (v: number, width: number) => v.toString(8).padStart(width - 1, '0') + '\0';
+    put(0, m.name);
+    put(100, oct(0o644, 8));
+    put(108, oct(0, 8));
+    put(116, oct(0, 8));
+    put(124, oct(m.data.length, 12));
+    put(136, oct(0, 12));
+    put(148, '        ');
+    h[156] = 0x30;
+    put(257, 'ustar\0');
+    put(263, '00');
+    let sum = 0;
+    for (const b of h) sum += b;
+    put(148, sum.toString(8).padStart(6, '0') + '\0 ');
+    parts.push(h, m.data, new Uint8Array((512 - (m.data.length % 512)) % 512));
+  }
+  parts.push(new Uint8Array(1024));
+  return concat(parts);
+}
+
+/**
+ * A torch.save file in the oldest legacy format (torch <= 0.3): a tar with `sys_info`, `pickle` (tensors
+ * as persistent ids), `storages` (count, then (key, location, type), int64 numel and bytes per storage,
+ * then the views) and `tensors` (count, then (key, storage key, type), ndim, sizes, strides, offset).
+ */
+export function buildLegacyTarCheckpoint(value: PyValue, storages: Record<string, StorageSpec>): Uint8Array {
+  const keys = new Map<string, number>(Object.keys(storages).map((k, i) => [k, 1000 + i]));
+  const tensors: TensorSpec[] = [];
+  const pickle = pickleTorchValue(value, storages, { format: 'legacy-tar', tensorKey: (t) => {
+    tensors.push(t);
+    return String(5000 + tensors.length);
+  } });
+  const roots = Object.entries(storages).filter(([, s]) => !s.viewOf);
+  const views = Object.entries(storages).filter(([, s]) => s.viewOf);
+  const storagePart = concat([
+    pickleMeta(roots.length),
+    ...roots.flatMap(([k, s]) => [pickleMeta(tupleSpec(keys.get(k)!, 'cpu', `global:torch.${s.type}`)), i64(numelOf(s)), s.bytes]),
+    pickleMeta(views.map(([k, s]) => tupleSpec(keys.get(k)!, keys.get(s.viewOf!.root)!, s.viewOf!.offset, numelOf(s)))),
+  ]);
+  const tensorPart = concat([
+    pickleMeta(tensors.length),
+    ...tensors.flatMap((t, i) => {
+      const stride = t.stride ?? rowMajor(t.shape);
+      const st = storages[t.storage];
+      return [pickleMeta(tupleSpec(5001 + i, keys.get(t.storage)!, `global:torch.${st.type.replace('Storage', 'Tensor')}`)),
+        Array.from(new Uint8Array(Int32Array.of(t.shape.length, 0).buffer)), ...t.shape.map(i64), ...stride.map(i64), i64(t.offset ?? 0)];
+    }),
+  ]);
+  return encodeTar([
+    { name: 'sys_info', data: pickleMeta(SYS_INFO) },
+    { name: 'pickle', data: pickle },
+    { name: 'storages', data: storagePart },
+    { name: 'tensors', data: tensorPart },
+  ]);
 }
 
 /** Deterministic pseudo-random generator (@fae/core's mulberry32) for fuzzing. */

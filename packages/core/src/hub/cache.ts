@@ -5,6 +5,8 @@
 // FileSystemCache (Node), WebCache (the browser Cache API or any object with match/put), NoCache.
 import { concatBytes, sha256Bytes, sha256File } from './hash.js';
 import { isNode } from './env.js';
+import { BytesSource, type ByteSource } from '../io/byte-source.js';
+import { openFileSource, removeOrphanTemps } from '../io/file-source.js';
 
 export interface CacheMeta {
   url: string;
@@ -31,6 +33,8 @@ export interface CacheWriter {
   commit(meta: CacheMeta): Promise<CachedFile>;
   /** Discards what was written (nothing becomes visible). */
   abort(): Promise<void>;
+  /** What was written so far, to verify it before commit (a ByteSource; close it). */
+  readBack?(): Promise<ByteSource>;
 }
 
 export interface HubCache {
@@ -51,8 +55,6 @@ async function nodeImport<T>(name: string): Promise<T> {
   return import(/* @vite-ignore */ name) as Promise<T>;
 }
 type Fs = typeof import('node:fs/promises');
-
-const STALE_PARTIAL_MS = 24 * 3600 * 1000;
 
 /** Files under `root/<subdir>/<file>`, metadata under `root/<subdir>/.fae-meta/<file>.json` (Node). */
 export class FileSystemCache implements HubCache {
@@ -104,8 +106,9 @@ export class FileSystemCache implements HubCache {
     const { path, meta } = this.paths(subdir, file);
     const dir = path.slice(0, path.lastIndexOf('/'));
     await fs.mkdir(dir, { recursive: true });
-    await removeStalePartials(fs, dir, path.slice(dir.length + 1));
-    const partial = `${path}.${Math.random().toString(36).slice(2, 10)}.partial`;
+    await removeOrphanPartials(dir, path.slice(dir.length + 1));
+    await removeOrphanPartials(meta.slice(0, meta.lastIndexOf('/')), `${file}.json`);
+    const partial = `${path}.${tempTag()}.partial`;
     const fh = await fs.open(partial, 'wx');
     let closed = false;
     const close = async () => {
@@ -124,7 +127,7 @@ export class FileSystemCache implements HubCache {
           await fh.sync();
           await close();
           await fs.mkdir(meta.slice(0, meta.lastIndexOf('/')), { recursive: true });
-          const metaTmp = `${meta}.${Math.random().toString(36).slice(2, 10)}.partial`;
+          const metaTmp = `${meta}.${tempTag()}.partial`;
           await fs.writeFile(metaTmp, JSON.stringify(m, null, 1));
           await fs.rename(metaTmp, meta); // the record first: a crash before the next rename leaves no file
           await fs.rename(partial, path);
@@ -139,28 +142,30 @@ export class FileSystemCache implements HubCache {
         await close().catch(() => undefined);
         await fs.rm(partial, { force: true });
       },
+      async readBack() {
+        await fh.sync();
+        return openFileSource(partial);
+      },
     };
   }
 }
 
-/** Deletes `<base>.*.partial` left by a crashed process more than a day ago. */
-async function removeStalePartials(fs: Fs, dir: string, base: string): Promise<void> {
-  let names: string[];
-  try {
-    names = await fs.readdir(dir);
-  } catch {
-    return;
-  }
-  const now = Date.now();
-  for (const n of names) {
-    if (!n.startsWith(`${base}.`) || !n.endsWith('.partial')) continue;
-    try {
-      const st = await fs.stat(`${dir}/${n}`);
-      if (now - st.mtimeMs > STALE_PARTIAL_MS) await fs.rm(`${dir}/${n}`, { force: true });
-    } catch {
-      // raced with another process: fine
-    }
-  }
+/** `<pid>-<random>`: temp names record their writer, so the next run can tell an orphan from a live download. */
+function tempTag(): string {
+  return `${isNode ? process.pid : 0}-${Math.random().toString(36).slice(2, 10)}`;
+}
+
+/**
+ * Deletes `<base>.<pid>-<random>.partial` files whose writing process is gone (a crash or kill -9 during a
+ * download), and any `<base>.*.partial` older than a day (older names without a pid, other hosts).
+ */
+async function removeOrphanPartials(dir: string, base: string): Promise<void> {
+  const prefix = `${base}.`;
+  await removeOrphanTemps(dir, (n) => {
+    if (!n.startsWith(prefix) || !n.endsWith('.partial')) return null;
+    const m = /^(\d+)-[a-z0-9]+$/.exec(n.slice(prefix.length, -'.partial'.length));
+    return m ? Number(m[1]) : -1;
+  });
 }
 
 function memoryWriter(onCommit: (bytes: Uint8Array, meta: CacheMeta) => Promise<void>): CacheWriter {
@@ -177,6 +182,9 @@ function memoryWriter(onCommit: (bytes: Uint8Array, meta: CacheMeta) => Promise<
     },
     async abort() {
       chunks = [];
+    },
+    async readBack() {
+      return new BytesSource(concatBytes(chunks), 'download');
     },
   };
 }

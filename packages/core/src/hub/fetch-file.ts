@@ -4,6 +4,7 @@
 import { ConfigError, HubError } from '../errors.js';
 import { selectCache, type CacheChoice, type CachedFile, type HubCache } from './cache.js';
 import { createSha256 } from './hash.js';
+import { FORMAT_VERIFIABLE, verifyDownloadedFormat, type DownloadVerification } from './verify.js';
 import { fatalHubError, request, withRetries, type HttpOptions } from './http.js';
 import { ProgressTracker, type ProgressCallback } from './progress.js';
 import { envVar, isNode } from './env.js';
@@ -25,6 +26,11 @@ export interface HubOptions extends SourceOptions {
   retries?: number;
   /** Give up on a transfer that receives nothing for this long, in ms (default 30000). */
   timeoutMs?: number;
+  /**
+   * Overall deadline of one file's download, retries included, in ms (default none). Unlike timeoutMs
+   * (a stall), this also ends a server that drips bytes slowly forever.
+   */
+  deadlineMs?: number;
   /** Expected sha256 of files, by file name (checked in addition to what the server says). */
   sha256?: Record<string, string>;
   fetch?: typeof fetch;
@@ -41,6 +47,11 @@ export interface ResolvedFile {
   sha256: string | null;
   /** True when no download happened (cache hit or local directory). */
   fromCache: boolean;
+  /**
+   * For a download: how it was verified before it was cached: the sha256 (server's or opts.sha256), the
+   * announced size only, or (when the server gave neither) by parsing the file as its format.
+   */
+  verified?: DownloadVerification;
   /** The file's bytes (reads the file for paths). */
   bytes(): Promise<Uint8Array>;
 }
@@ -53,6 +64,8 @@ export interface HubContext {
   offline: boolean;
   verifyCache: boolean;
   retries: number;
+  /** Overall deadline of one file's download in ms (null: none). */
+  deadlineMs: number | null;
   http: Omit<HttpOptions, 'what'>;
   expectedSha: Record<string, string>;
 }
@@ -90,6 +103,7 @@ export async function createHubContext(source: string | ModelSource, opts: HubOp
   const cache = selectCache(opts.cache, needsDir ? opts.cacheDir ?? (await defaultHubCacheDir()) : opts.cacheDir);
   const retries = opts.retries ?? 2;
   if (!Number.isInteger(retries) || retries < 0) throw new ConfigError('retries', `must be an integer >= 0, got ${retries}`);
+  if (opts.deadlineMs !== undefined && !(opts.deadlineMs > 0)) throw new ConfigError('deadlineMs', `must be > 0, got ${opts.deadlineMs}`);
   return {
     source: src,
     cache,
@@ -97,6 +111,7 @@ export async function createHubContext(source: string | ModelSource, opts: HubOp
     offline,
     verifyCache: opts.verifyCache ?? true,
     retries,
+    deadlineMs: opts.deadlineMs ?? null,
     http: { fetch: opts.fetch, token, timeoutMs: opts.timeoutMs ?? 30_000 },
     expectedSha: Object.fromEntries(Object.entries(opts.sha256 ?? {}).map(([k, v]) => [k, v.toLowerCase()])),
   };
@@ -196,10 +211,22 @@ async function download(ctx: HubContext, file: string, loc: Extract<Located, { s
   const report = (loaded: number, total: number | null) => {
     if (loaded > reported) t.progress(file, (reported = loaded), total);
   };
+  const deadlineAt = ctx.deadlineMs === null ? null : Date.now() + ctx.deadlineMs;
+  const overdueError = (loaded: number, cause?: unknown) => fatalHubError(what(ctx, file), `download exceeded the overall deadline of ${ctx.deadlineMs} ms (deadlineMs) after ${loaded} bytes`, undefined, cause);
+  let verified: DownloadVerification = 'format';
   const entry = await withRetries(ctx.retries, async () => {
+    if (deadlineAt !== null && Date.now() >= deadlineAt) throw overdueError(0);
     const controller = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let deadlineTimer: ReturnType<typeof setTimeout> | undefined;
     let stalled = false;
+    let overdue = false;
+    if (deadlineAt !== null) {
+      deadlineTimer = setTimeout(() => {
+        overdue = true;
+        controller.abort();
+      }, Math.max(0, deadlineAt - Date.now()));
+    }
     const arm = () => {
       clearTimeout(timer);
       timer = setTimeout(() => {
@@ -223,6 +250,7 @@ async function download(ctx: HubContext, file: string, loc: Extract<Located, { s
         try {
           chunk = await reader.read();
         } catch (e) {
+          if (overdue) throw overdueError(loaded, e);
           throw new HubError(what(ctx, file), stalled ? `download stalled: no data for ${ctx.http.timeoutMs} ms after ${loaded} bytes` : `download interrupted after ${loaded}${total !== null ? ` of ${total}` : ''} bytes: ${(e as Error).message}`, undefined, e);
         }
         if (chunk.done) break;
@@ -239,17 +267,35 @@ async function download(ctx: HubContext, file: string, loc: Extract<Located, { s
       if (total !== null && loaded !== total) throw new HubError(what(ctx, file), `download incomplete: got ${loaded} of ${total} bytes`);
       const sha256 = await hasher.digest();
       if (expected && sha256 !== expected) throw new HubError(what(ctx, file), `integrity check failed: sha256 of the download is ${sha256}, expected ${expected}`);
+      verified = expected ? 'sha256' : total !== null ? 'size' : 'format';
+      if (verified === 'format') {
+        // Neither a size nor a hash came with the file: a body cut short would look complete. Only a
+        // file whose format pins its own length is accepted, after parsing it whole.
+        if (!FORMAT_VERIFIABLE.test(file) || !writer.readBack) {
+          throw fatalHubError(what(ctx, file), `the server sent no Content-Length, no ETag/X-Linked-ETag sha256 and no size, and this file's format cannot verify its own length: not caching an unverifiable download (pass opts.sha256 { '${file}': '<hex>' })`);
+        }
+        const back = await writer.readBack();
+        try {
+          await verifyDownloadedFormat(file, back);
+        } catch (e) {
+          throw new HubError(what(ctx, file), `the server sent neither a size nor a hash, and the ${loaded} bytes received are not a whole ${file.slice(file.lastIndexOf('.') + 1)} file (a transfer cut short?): ${(e as Error).message}`, undefined, e);
+        } finally {
+          await back.close?.();
+        }
+      }
       return await writer.commit({ url: loc.url, size: loaded, sha256, etag: info.etag, downloadedAt: new Date().toISOString() });
     } catch (e) {
       await writer.abort();
+      if (overdue) throw e instanceof HubError && e.message.includes('deadlineMs') ? e : overdueError(loaded, e);
       if (stalled) throw new HubError(what(ctx, file), `download stalled: no data for ${ctx.http.timeoutMs} ms after ${loaded} bytes`, undefined, e);
       throw e;
     } finally {
       clearTimeout(timer);
+      clearTimeout(deadlineTimer);
     }
   });
   t.done(file, entry.size, false);
-  return fromEntry(file, loc.url, entry, false);
+  return { ...fromEntry(file, loc.url, entry, false), verified };
 }
 
 function fileAt(file: string, path: string, url: string | null, size: number, sha256: string | null, fromCache: boolean): ResolvedFile {

@@ -5,3 +5,4 @@ export * from './progress.js';
 export * from './cache.js';
 export * from './fetch-file.js';
 export * from './resolve.js';
+export * from './verify.js';

@@ -7,6 +7,7 @@
 import { decode as fastPngDecode, encode as fastPngEncode, convertIndexedToRgb } from 'fast-png';
 import jpeg from 'jpeg-js';
 import { ConfigError, FaeError } from '../errors.js';
+import { crc32 } from '../io/zip.js';
 import { checkRawImage, toRGBA, type RawImage } from './raw-image.js';
 
 /** An image file could not be decoded (corrupt, truncated or an unsupported format). */
@@ -17,6 +18,86 @@ export class ImageDecodeError extends FaeError {
 }
 
 export type ImageFormat = 'png' | 'jpeg';
+
+/** Default pixel limit of every decoder: 100 megapixels (a 10,000 x 10,000 photo; ~300 MB as RGB). */
+export const DEFAULT_MAX_IMAGE_PIXELS = 100_000_000;
+
+export interface ImageDecodeOptions {
+  /**
+   * Largest width x height to decode (default DEFAULT_MAX_IMAGE_PIXELS). Checked from the header before
+   * any pixel memory is allocated, so a small file declaring a huge image (an image bomb) costs nothing.
+   */
+  maxPixels?: number;
+}
+
+function maxPixelsOf(opts: ImageDecodeOptions, source: string): number {
+  const m = opts.maxPixels ?? DEFAULT_MAX_IMAGE_PIXELS;
+  if (!(m > 0)) throw new ConfigError(source, `maxPixels must be > 0, got ${m}`);
+  return m;
+}
+
+function checkPixels(width: number, height: number, maxPixels: number, source: string, format: string): void {
+  if (width < 1 || height < 1) throw new ImageDecodeError(source, `${format} declares a ${width}x${height} image`);
+  if (width * height > maxPixels) {
+    throw new ImageDecodeError(source, `${format} declares ${width}x${height} = ${(width * height / 1e6).toFixed(1)} MP, more than the ${(maxPixels / 1e6).toFixed(1)} MP limit (maxPixels; an image bomb, or raise the limit)`);
+  }
+}
+
+/** Width and height from a PNG's IHDR (the first chunk), or an error. */
+export function pngDimensions(bytes: Uint8Array, source = 'PNG'): { width: number; height: number } {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 33 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'IHDR' || dv.getUint32(8) !== 13) {
+    throw new ImageDecodeError(source, 'not a valid PNG (no IHDR chunk first)');
+  }
+  if (crc32(bytes.subarray(12, 29)) !== dv.getUint32(29)) throw new ImageDecodeError(source, 'not a valid PNG (IHDR CRC mismatch: corrupt header)');
+  return { width: dv.getUint32(16), height: dv.getUint32(20) };
+}
+
+/**
+ * Width, height and data-size plausibility of a JPEG from its frame header (SOF), read by walking the
+ * marker segments up to the first scan. Null when no frame header comes before the first scan.
+ */
+export function jpegDimensions(bytes: Uint8Array, source = 'JPEG'): { width: number; height: number; minBytes: number } | null {
+  let p = 2;
+  while (p + 4 <= bytes.length) {
+    if (bytes[p] !== 0xff) throw new ImageDecodeError(source, `not a valid JPEG (no marker at byte ${p})`);
+    const m = bytes[p + 1];
+    if (m === 0xff) {
+      p++; // fill byte
+      continue;
+    }
+    if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) {
+      p += 2;
+      continue;
+    }
+    if (m === 0xda || m === 0xd9) return null; // a scan (or the end) before any frame header
+    const len = (bytes[p + 2] << 8) | bytes[p + 3];
+    if (len < 2) throw new ImageDecodeError(source, `not a valid JPEG (segment length ${len} at byte ${p})`);
+    const isSof = m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
+    if (isSof) {
+      if (p + 10 > bytes.length || len < 8) throw new ImageDecodeError(source, 'not a valid JPEG (truncated frame header)');
+      const height = (bytes[p + 5] << 8) | bytes[p + 6];
+      const width = (bytes[p + 7] << 8) | bytes[p + 8];
+      const nc = bytes[p + 9];
+      if (len < 8 + 3 * nc || p + 10 + 3 * nc > bytes.length) throw new ImageDecodeError(source, 'not a valid JPEG (truncated frame header)');
+      let hMax = 1, vMax = 1;
+      const comps: Array<[number, number]> = [];
+      for (let c = 0; c < nc; c++) {
+        const hv = bytes[p + 11 + 3 * c];
+        const h = Math.max(1, hv >> 4), v = Math.max(1, hv & 15);
+        comps.push([h, v]);
+        hMax = Math.max(hMax, h);
+        vMax = Math.max(vMax, v);
+      }
+      // Every 8x8 block of every component needs at least one bit (its DC code) in the scans.
+      let blocks = 0;
+      for (const [h, v] of comps) blocks += Math.ceil(Math.ceil((width * h) / hMax) / 8) * Math.ceil(Math.ceil((height * v) / vMax) / 8);
+      return { width, height, minBytes: Math.ceil(blocks / 8) };
+    }
+    p += 2 + len;
+  }
+  return null;
+}
 
 /** The format of encoded bytes by their signature, or null. */
 export function sniffImageFormat(bytes: Uint8Array): ImageFormat | null {
@@ -30,10 +111,14 @@ export function sniffImageFormat(bytes: Uint8Array): ImageFormat | null {
  * images are expanded to RGB (RGBA when the palette has transparency); 1/2/4-bit gray is scaled to
  * 0..255 like PIL; 16-bit samples keep their high byte.
  */
-export function decodePng(bytes: Uint8Array, source = 'PNG'): RawImage {
+export function decodePng(bytes: Uint8Array, source = 'PNG', opts: ImageDecodeOptions = {}): RawImage {
+  const maxPixels = maxPixelsOf(opts, source);
+  if (sniffImageFormat(bytes) !== 'png') throw new ImageDecodeError(source, 'not a valid PNG (wrong signature)');
+  const dims = pngDimensions(bytes, source);
+  checkPixels(dims.width, dims.height, maxPixels, source, 'PNG');
   let png;
   try {
-    png = fastPngDecode(bytes);
+    png = fastPngDecode(bytes, { checkCrc: true }); // every chunk's CRC-32 (the zlib stream's Adler-32 is checked too)
   } catch (e) {
     throw new ImageDecodeError(source, `not a valid PNG (${(e as Error).message})`, e);
   }
@@ -75,9 +160,21 @@ export function encodePng(image: RawImage): Uint8Array {
 }
 
 /** Decodes a baseline or progressive JPEG into RGB (gray and CMYK JPEGs are converted to RGB). See the note on chroma upsampling above. */
-export function decodeJpeg(bytes: Uint8Array, source = 'JPEG'): RawImage {
+export function decodeJpeg(bytes: Uint8Array, source = 'JPEG', opts: ImageDecodeOptions = {}): RawImage {
+  const maxPixels = maxPixelsOf(opts, source);
+  if (sniffImageFormat(bytes) !== 'jpeg') throw new ImageDecodeError(source, 'not a valid JPEG (wrong signature)');
+  const dims = jpegDimensions(bytes, source);
+  if (dims) {
+    checkPixels(dims.width || 1, dims.height || 1, maxPixels, source, 'JPEG');
+    if (bytes.length < dims.minBytes) {
+      throw new ImageDecodeError(source, `JPEG declares ${dims.width}x${dims.height}, which needs at least ${dims.minBytes} bytes of scan data, but the file is ${bytes.length} bytes (truncated, or an image bomb)`);
+    }
+  }
   try {
-    const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false });
+    const img = jpeg.decode(bytes, {
+      useTArray: true, formatAsRGBA: false,
+      maxResolutionInMP: maxPixels / 1e6, maxMemoryUsageInMB: Math.max(64, Math.ceil((maxPixels * 6) / 2 ** 20)),
+    });
     return { width: img.width, height: img.height, channels: 3, data: new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength) };
   } catch (e) {
     throw new ImageDecodeError(source, `not a valid JPEG (${(e as Error).message})`, e);
@@ -93,10 +190,10 @@ export function encodeJpeg(image: RawImage, quality = 90): Uint8Array {
 }
 
 /** Decodes PNG or JPEG bytes, chosen by signature. */
-export function decodeImage(bytes: Uint8Array, source = 'image'): RawImage {
+export function decodeImage(bytes: Uint8Array, source = 'image', opts: ImageDecodeOptions = {}): RawImage {
   const format = sniffImageFormat(bytes);
-  if (format === 'png') return decodePng(bytes, source);
-  if (format === 'jpeg') return decodeJpeg(bytes, source);
+  if (format === 'png') return decodePng(bytes, source, opts);
+  if (format === 'jpeg') return decodeJpeg(bytes, source, opts);
   throw new ImageDecodeError(source, 'unknown image format (expected PNG or JPEG bytes)');
 }
 
@@ -106,10 +203,10 @@ export function encodeImage(image: RawImage, format: ImageFormat = 'png', opts: 
 }
 
 /** Node only: reads and decodes an image file. */
-export async function readImageFile(path: string): Promise<RawImage> {
+export async function readImageFile(path: string, opts: ImageDecodeOptions = {}): Promise<RawImage> {
   const { readFile } = await import('node:fs/promises');
   const bytes = await readFile(path);
-  return decodeImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
+  return decodeImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path, opts);
 }
 
 /** Node only: encodes and writes an image file; the format follows the extension (.png, .jpg/.jpeg). */

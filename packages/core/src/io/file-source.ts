@@ -79,14 +79,71 @@ export async function readLocalFile(path: string): Promise<Uint8Array> {
   }
 }
 
+/** Whether the process that wrote a temp file is gone (this host's process ids; our own is alive). */
+export function writerGone(pid: number): boolean {
+  if (!isNode || !Number.isSafeInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** Temp files older than this are orphans whatever their process id says. */
+export const STALE_TEMP_MS = 24 * 3600 * 1000;
+
 /**
- * Writes a file atomically: the chunks go to `<path>.<random>.tmp` beside it, which is fsynced and
+ * Removes temp files in `dir` that `pidOf` recognises (it returns the writer's process id, or null for
+ * other files) whose writer is gone or which are older than STALE_TEMP_MS: what a crash (kill -9, power
+ * loss) left behind. Returns the names removed. Never throws (a race with another cleaner is fine).
+ */
+export async function removeOrphanTemps(dir: string, pidOf: (name: string) => number | null): Promise<string[]> {
+  const fs = await nodeFs(dir);
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  const now = Date.now();
+  for (const n of names) {
+    const pid = pidOf(n);
+    if (pid === null) continue;
+    try {
+      const st = await fs.stat(`${dir}/${n}`);
+      if (writerGone(pid) || now - st.mtimeMs > STALE_TEMP_MS) {
+        await fs.rm(`${dir}/${n}`, { force: true });
+        removed.push(n);
+      }
+    } catch {
+      // raced with another process: fine
+    }
+  }
+  return removed;
+}
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Writes a file atomically: the chunks go to `<path>.<pid>-<random>.tmp` beside it, which is fsynced and
  * renamed over `path`; on any failure the temp file is removed and `path` is untouched.
  * `chunks` may be produced lazily (an async iterable), so large files are never held whole.
  */
 export async function writeFileAtomic(path: string, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<number> {
   const fs = await nodeFs(path);
-  const tmp = `${path}.${Math.random().toString(36).slice(2, 10)}.tmp`;
+  const slash = path.lastIndexOf('/');
+  const dir = slash < 0 ? '.' : path.slice(0, slash) || '/';
+  const base = path.slice(slash + 1);
+  // Temp files of earlier writes of this path whose process died (kill -9) are removed first.
+  const mine = new RegExp(`^${escapeRe(base)}\\.(\\d+)-[a-z0-9]+\\.tmp$`);
+  await removeOrphanTemps(dir, (n) => {
+    const m = mine.exec(n);
+    return m ? Number(m[1]) : null;
+  });
+  const tmp = `${path}.${isNode ? process.pid : 0}-${Math.random().toString(36).slice(2, 10)}.tmp`;
   let fh: FileHandle | undefined;
   let written = 0;
   try {

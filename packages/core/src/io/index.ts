@@ -10,3 +10,4 @@ export * from './zip.js';
 export * from './pickle.js';
 export * from './torch-checkpoint.js';
 export * from './npy.js';
+export * from './torch-legacy.js';

@@ -127,6 +127,9 @@ function fortranToC(raw: Uint8Array, shape: number[], size: number): Uint8Array 
   return out;
 }
 
+/** Deepest tuple nesting accepted in a .npy header (a shape is one level). */
+const MAX_HEADER_NESTING = 8;
+
 /** Parses the header's Python dict literal: string keys; str, bool, int and tuple-of-int values. */
 function parseHeaderDict(text: string, source: string): Record<string, unknown> {
   let i = 0;
@@ -136,9 +139,10 @@ function parseHeaderDict(text: string, source: string): Record<string, unknown> 
   const ws = () => {
     while (i < text.length && /\s/.test(text[i])) i++;
   };
-  const value = (): unknown => {
+  const value = (depth = 0): unknown => {
     ws();
     const c = text[i];
+    if (depth > MAX_HEADER_NESTING) bad(`tuples nested more than ${MAX_HEADER_NESTING} deep`);
     if (c === "'" || c === '"') {
       const end = text.indexOf(c, i + 1);
       if (end < 0) bad('unterminated string');
@@ -155,7 +159,7 @@ function parseHeaderDict(text: string, source: string): Record<string, unknown> 
           i++;
           return items;
         }
-        items.push(value());
+        items.push(value(depth + 1));
         ws();
         if (text[i] === ',') i++;
         else if (text[i] !== ')') bad('expected , or )');

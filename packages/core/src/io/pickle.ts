@@ -64,8 +64,19 @@ function tuple(items: unknown[]): readonly unknown[] {
   return Object.freeze(items);
 }
 
+/** Most memo entries a pickle may define (each PUT is one opcode, so this only bounds absurd files). */
+export const MAX_MEMO_ENTRIES = 4_000_000;
+
 /** Runs the pickle in `bytes` and returns the value it builds. */
 export function unpickle(bytes: Uint8Array, hooks: PickleHooks, source = 'pickle'): unknown {
+  return unpickleAt(bytes, hooks, source).value;
+}
+
+/**
+ * Runs the pickle that starts at `bytes[0]` and returns its value and `end`, the offset just past its
+ * STOP opcode (legacy torch.save files hold several pickles and raw data back to back).
+ */
+export function unpickleAt(bytes: Uint8Array, hooks: PickleHooks, source = 'pickle'): { value: unknown; end: number } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = bytes.byteLength;
   let pos = 0;
@@ -128,6 +139,11 @@ export function unpickle(bytes: Uint8Array, hooks: PickleHooks, source = 'pickle
     stack = prev!;
     return items;
   };
+  const memoPut = (i: number, v: unknown): void => {
+    if (!Number.isSafeInteger(i) || i < 0) fail(`memo key ${i} is not a non-negative integer`);
+    if (memo.size >= MAX_MEMO_ENTRIES && !memo.has(i)) fail(`more than ${MAX_MEMO_ENTRIES} memo entries`);
+    memo.set(i, v);
+  };
   const memoGet = (i: number): unknown => {
     if (!memo.has(i)) fail(`memo key ${i} is not defined`);
     return memo.get(i);
@@ -181,7 +197,7 @@ export function unpickle(bytes: Uint8Array, hooks: PickleHooks, source = 'pickle
       case 0x95: u64(); break; // FRAME (length only; frames are not needed to parse)
       case 0x2e: { // STOP
         if (metastack.length) fail('STOP inside an open MARK');
-        return pop();
+        return { value: pop(), end: pos };
       }
       // ---- stack manipulation
       case 0x28: metastack.push(stack); stack = []; break; // MARK
@@ -192,10 +208,10 @@ export function unpickle(bytes: Uint8Array, hooks: PickleHooks, source = 'pickle
       case 0x67: stack.push(memoGet(Number(parseIntText(readLine())))); break; // GET
       case 0x68: stack.push(memoGet(u8())); break; // BINGET
       case 0x6a: stack.push(memoGet(u32())); break; // LONG_BINGET
-      case 0x70: memo.set(Number(parseIntText(readLine())), top()); break; // PUT
-      case 0x71: memo.set(u8(), top()); break; // BINPUT
-      case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
+      case 0x70: memoPut(Number(parseIntText(readLine())), top()); break; // PUT
+      case 0x71: memoPut(u8(), top()); break; // BINPUT
+      case 0x72: memoPut(u32(), top()); break; // LONG_BINPUT
+      case 0x94: memoPut(memo.size, top()); break; // MEMOIZE
       // ---- constants
       case 0x4e: stack.push(null); break; // NONE
       case 0x88: stack.push(true); break; // NEWTRUE

@@ -34,53 +34,85 @@ export function readHeaderLength(prefix: Uint8Array, source: string, fileSize?: 
   return len;
 }
 
+/** A short description of a JSON value for error messages (never recurses: hostile headers nest deeply). */
+function brief(v: unknown): string {
+  if (Array.isArray(v)) return v.length <= 8 && v.every((x) => typeof x === 'number') ? `[${v.join(',')}]` : `an array of ${v.length}`;
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (v === null || typeof v !== 'object') return String(v);
+  return 'an object';
+}
+
 /**
- * Validates a header's JSON. `dataSize` (file size - 8 - headerSize) bounds every offset when known.
- * Checks: known dtypes, integer shapes, byte counts that match dtype x shape, offsets in bounds,
- * no overlapping tensors.
+ * Validates a header's JSON as the reference implementation (the `safetensors` crate) does, and more.
+ * `dataSize` (file size - 8 - headerSize) is the data section's size when known. Checks: the header is a
+ * JSON object; `__metadata__` is an object of strings; known dtypes; integer shapes; byte counts that
+ * match dtype x shape; and, with `dataSize`, that the tensors tile the data section exactly (sorted by
+ * offset, the first starts at 0, each starts where the previous ended, the last ends at `dataSize`):
+ * no gaps, no overlaps, no trailing bytes.
  */
 export function parseHeaderJson(jsonBytes: Uint8Array, source: string, dataSize?: number): SafetensorsHeader {
-  let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(jsonBytes));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(jsonBytes);
   } catch (e) {
     throw new WeightsFormatError(source, `header is not valid UTF-8 JSON (${(e as Error).message})`, e);
   }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    // A RangeError here is JSON nested beyond the parser's stack: still a malformed header.
+    throw new WeightsFormatError(source, `header is not valid UTF-8 JSON (${(e as Error).message})`, e);
+  }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new WeightsFormatError(source, 'header JSON is not an object');
+  // The reference implementation requires the header to start with '{' (trailing spaces are padding).
+  if (!text.startsWith('{')) throw new WeightsFormatError(source, 'header JSON must start with \'{\' (leading bytes before the object)');
   const tensors = new Map<string, SafetensorsEntry>();
   let metadata: Record<string, string> = {};
   for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new WeightsFormatError(source, '__metadata__ is not an object');
-      metadata = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)]));
+      metadata = {};
+      for (const [k, v] of Object.entries(value)) {
+        if (typeof v !== 'string') throw new WeightsFormatError(source, `__metadata__ '${k.slice(0, 80)}' is ${brief(v)}, not a string (safetensors metadata is str -> str)`);
+        Object.defineProperty(metadata, k, { value: v, enumerable: true, writable: true, configurable: true });
+      }
       continue;
     }
     const v = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof v !== 'object' || v === null) throw new WeightsFormatError(source, `tensor '${name}': entry is not an object`);
-    if (typeof v.dtype !== 'string' || !(v.dtype in DTYPE_BYTES)) throw new WeightsFormatError(source, `tensor '${name}': unknown dtype ${JSON.stringify(v.dtype)}`);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new WeightsFormatError(source, `tensor '${name}': entry is not an object`);
+    if (typeof v.dtype !== 'string' || !Object.prototype.hasOwnProperty.call(DTYPE_BYTES, v.dtype)) throw new WeightsFormatError(source, `tensor '${name}': unknown dtype ${brief(v.dtype)}`);
     if (!Array.isArray(v.shape) || !v.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new WeightsFormatError(source, `tensor '${name}': shape ${JSON.stringify(v.shape)} is not a list of non-negative integers`);
+      throw new WeightsFormatError(source, `tensor '${name}': shape ${brief(v.shape)} is not a list of non-negative integers`);
     }
     const off = v.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isSafeInteger(o) && o >= 0) || off[1] < off[0]) {
-      throw new WeightsFormatError(source, `tensor '${name}': data_offsets ${JSON.stringify(off)} is not [begin, end] with 0 <= begin <= end`);
+      throw new WeightsFormatError(source, `tensor '${name}': data_offsets ${brief(off)} is not [begin, end] with 0 <= begin <= end`);
     }
     const dtype = v.dtype as DType;
     const shape = v.shape as number[];
     const expected = shapeSize(shape) * DTYPE_BYTES[dtype];
     if (off[1] - off[0] !== expected) {
-      throw new WeightsFormatError(source, `tensor '${name}': ${dtype}${JSON.stringify(shape)} needs ${expected} bytes but data_offsets span ${off[1] - off[0]}`);
+      throw new WeightsFormatError(source, `tensor '${name}': ${dtype}${brief(shape)} needs ${expected} bytes but data_offsets span ${off[1] - off[0]}`);
     }
     if (dataSize !== undefined && off[1] > dataSize) {
       throw new WeightsFormatError(source, `tensor '${name}': data_offsets end ${off[1]} is past the ${dataSize}-byte data section`);
     }
     tensors.set(name, { dtype, shape, begin: off[0], end: off[1] });
   }
-  const sorted = [...tensors.entries()].filter(([, e]) => e.end > e.begin).sort((a, b) => a[1].begin - b[1].begin);
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i][1].begin < sorted[i - 1][1].end) {
-      throw new WeightsFormatError(source, `tensors '${sorted[i - 1][0]}' and '${sorted[i][0]}' overlap in the data section`);
-    }
+  // Tiling, as the reference implementation's validate(): sorted by (begin, end), each tensor starts
+  // where the previous one ended (empty tensors included), and the last one ends at the data's end.
+  const sorted = [...tensors.entries()].sort((a, b) => a[1].begin - b[1].begin || a[1].end - b[1].end);
+  let end = 0;
+  let prev = '';
+  for (const [name, e] of sorted) {
+    if (e.begin < end) throw new WeightsFormatError(source, `tensors '${prev}' and '${name}' overlap in the data section`);
+    if (e.begin > end) throw new WeightsFormatError(source, `tensor '${name}' starts at ${e.begin} but ${prev ? `'${prev}' ends` : 'the data section starts'} at ${end}: a ${e.begin - end}-byte gap (offsets must tile the data section)`);
+    end = e.end;
+    prev = name;
+  }
+  if (dataSize !== undefined && end !== dataSize) {
+    throw new WeightsFormatError(source, `the tensors cover ${end} bytes but the data section holds ${dataSize}: ${dataSize - end} trailing bytes (a wrong header length, or bytes inserted)`);
   }
   return { headerSize: jsonBytes.byteLength, tensors, metadata };
 }

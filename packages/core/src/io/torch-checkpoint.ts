@@ -8,9 +8,10 @@ import { WeightsFormatError } from '../errors.js';
 import { BytesSource, openUrlSource, type ByteSource, type UrlSourceOptions } from './byte-source.js';
 import { decodeTensorBytes } from './dtypes.js';
 import { openFileSource } from './file-source.js';
-import { isPickleDict, newPickleDict, PyGlobal, setDictItem, unpickle } from './pickle.js';
+import { isPickleDict, newPickleDict, PyGlobal, setDictItem, unpickle, unpickleAt, type PickleHooks } from './pickle.js';
 import { DTYPE_BYTES, MemoryTensorStore, shapeSize, type DType, type TypedArray } from './store.js';
 import { ZipArchive } from './zip.js';
+import { isLegacyTorchFile, readLegacyPreamble, readLegacyStorageData, readLegacyTar } from './torch-legacy.js';
 
 /** A tensor of a checkpoint, materialised (contiguous, row-major), values decoded as TensorStore.read does. */
 export class TorchTensor {
@@ -28,7 +29,11 @@ export class TorchTensor {
 
 /** A storage the pickle referred to without a tensor around it (its bytes are not loaded). */
 export class TorchStorage {
-  constructor(readonly key: string, readonly dtype: DType | 'untyped', readonly numel: number, readonly device: string) {}
+  /**
+   * `key` names the bytes (a zip entry, a legacy root storage); `base` is where this storage starts in
+   * them, in elements (legacy storage views), and `numel` its length.
+   */
+  constructor(readonly key: string, readonly dtype: DType | 'untyped', readonly numel: number, readonly device: string, readonly base = 0) {}
 }
 
 /** What loadTorchCheckpoint returns: plain JS values, with TorchTensor leaves. */
@@ -77,9 +82,38 @@ export interface LoadTorchCheckpointOptions extends UrlSourceOptions {
   maxTensorBytes?: number;
   /** Verify each zip entry's CRC-32 (default true). */
   verifyCrc?: boolean;
+  /**
+   * Byte budget of the whole load (default 4 x the file size + 64 MiB): the pickle, every storage read
+   * (checked before inflating), every tensor materialised (views count; identical views of one storage
+   * share one array and count once) and what the pickle's allowlisted calls copy (bytearray, set,
+   * OrderedDict(dict), ...: 64 bytes a copied item). Past it the load stops with a WeightsFormatError
+   * before allocating. A legitimate checkpoint needs at most ~3x its size (F16 storages decode to F32).
+   */
+  maxBytes?: number;
 }
 
-interface PendingTensor {
+/** Default byte budget of loadTorchCheckpoint: 4 x the file size + 64 MiB. */
+export function defaultTorchLoadBudget(fileSize: number): number {
+  return 4 * fileSize + 64 * 2 ** 20;
+}
+
+/** Deepest chain of nested rebuild calls (_rebuild_from_type_v2 around _rebuild_from_type_v2 ...) accepted. */
+export const MAX_REBUILD_DEPTH = 16;
+
+/** Counts bytes against a load's budget; throws a WeightsFormatError naming the file once past it. */
+export class LoadBudget {
+  used = 0;
+  constructor(readonly file: string, readonly limit: number) {}
+  charge(bytes: number, what: string): void {
+    if (!(bytes >= 0)) return;
+    if (this.used + bytes > this.limit) {
+      throw new WeightsFormatError(this.file, `${what} would take ${bytes} bytes, past the load's ${this.limit}-byte budget (${this.used} used; raise maxBytes to allow it)`);
+    }
+    this.used += bytes;
+  }
+}
+
+export interface PendingTensor {
   tensor: TorchTensor;
   storage: TorchStorage;
   offset: number;
@@ -97,18 +131,27 @@ export async function loadTorchCheckpoint(input: Uint8Array | string | ByteSourc
     : typeof input === 'string' ? (/^https?:\/\//i.test(input) ? await openUrlSource(input, opts) : await openFileSource(input))
     : input;
   try {
-    return await loadFromSource(src, opts);
+    return await guardDepth(src.name, () => loadFromSource(src, opts));
   } finally {
     if (owned) await src.close?.();
   }
 }
 
+/** Runs `fn`, turning a stack overflow (hostile nesting the checks missed) into a WeightsFormatError. */
+export async function guardDepth<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof RangeError) throw new WeightsFormatError(file, `nesting or sizes beyond what a weights file holds (${e.message})`, e);
+    throw e;
+  }
+}
+
 async function loadFromSource(src: ByteSource, opts: LoadTorchCheckpointOptions): Promise<TorchValue> {
   const name = src.name;
-  const magic = await src.read(0, Math.min(src.size, 4));
-  if (magic[0] === 0x80 && src.size >= 2 && magic[1] <= 5) {
-    throw new WeightsFormatError(name, 'legacy (pre-1.6, non-zip) torch.save format is not supported: re-save it with a current torch.save');
-  }
+  const budget = new LoadBudget(name, opts.maxBytes ?? defaultTorchLoadBudget(src.size));
+  const magic = await src.read(0, Math.min(src.size, 512));
+  if (isLegacyTorchFile(magic, src.size)) return loadLegacyTorch(src, { budget, maxTensorBytes: opts.maxTensorBytes });
   if (!(magic[0] === 0x50 && magic[1] === 0x4b)) throw new WeightsFormatError(name, 'bad zip: not a torch.save zip checkpoint (no PK signature)');
   const zip = await ZipArchive.open(src);
   const pkl = zip.names().filter((n) => /^[^/]+\/data\.pkl$/.test(n) || n === 'data.pkl').sort((a, b) => a.length - b.length)[0];
@@ -124,7 +167,8 @@ async function loadFromSource(src: ByteSource, opts: LoadTorchCheckpointOptions)
   const pickleSource = `${name} (${pkl})`;
   const pending: PendingTensor[] = [];
   const storages = new Map<string, TorchStorage>();
-  const root = unpickle(await zip.read(pkl, { verify }), torchHooks(pickleSource, pending, storages), pickleSource) as TorchValue;
+  budget.charge(zip.entries.get(pkl)!.size, `the pickle ${pkl}`);
+  const root = unpickle(await zip.read(pkl, { verify }), torchHooks(pickleSource, pending, storages, budget), pickleSource) as TorchValue;
 
   // Materialise every tensor, one storage entry at a time.
   const maxBytes = opts.maxTensorBytes ?? src.size;
@@ -136,16 +180,134 @@ async function loadFromSource(src: ByteSource, opts: LoadTorchCheckpointOptions)
   }
   for (const [key, list] of byKey) {
     const entry = `${prefix}data/${key}`;
-    if (!zip.has(entry)) throw new WeightsFormatError(name, `storage '${key}' is missing (no zip entry ${entry})`);
+    const en = zip.entries.get(entry);
+    if (!en) throw new WeightsFormatError(name, `storage '${key}' is missing (no zip entry ${entry})`);
+    // torch.save writes exactly the storage's bytes: check the declared size before inflating anything.
+    const declared = Math.max(...list.map((p) => storageBytes(p.storage)));
+    if (en.size !== declared) throw new WeightsFormatError(name, `storage '${key}': the zip entry holds ${en.size} bytes but the pickle declares ${declared}`);
+    budget.charge(en.size, `storage '${key}'`);
     const raw = await zip.read(entry, { verify });
-    for (const p of list) p.tensor.data = materialise(p, raw, bigEndian, maxBytes, name);
+    materialiseAll(list, raw, bigEndian, maxBytes, name, budget);
   }
   return root;
 }
 
-function materialise(p: PendingTensor, raw: Uint8Array, bigEndian: boolean, maxBytes: number, file: string): TypedArray {
+const ELEMENT_SIZE_OF_STORAGE = (typeName: string): number | undefined => {
+  const d = DTYPE_OF_STORAGE[typeName];
+  return d ? DTYPE_BYTES[d] : undefined;
+};
+
+/** Loads a legacy (pre-1.6) torch.save file: the stream format or the older tar format (torch-legacy.ts). */
+async function loadLegacyTorch(src: ByteSource, opts: { budget: LoadBudget; maxTensorBytes?: number }): Promise<TorchValue> {
+  const name = src.name;
+  const { budget } = opts;
+  const maxBytes = opts.maxTensorBytes ?? src.size;
+  budget.charge(src.size, 'the legacy file');
+  const bytes = await src.read(0, src.size);
+  const pending: PendingTensor[] = [];
+  const storages = new Map<string, TorchStorage>();
+  const hooks = torchHooks(`${name} (pickle)`, pending, storages, budget);
+  if (bytes[0] === 0x80) {
+    const start = readLegacyPreamble(bytes, name, TORCH_WEIGHTS_ONLY_GLOBALS);
+    const r = unpickleAt(bytes.subarray(start), hooks, `${name} (pickle)`);
+    const roots = new Map<string, TorchStorage>();
+    for (const s of storages.values()) if (!s.base && !roots.has(s.key)) roots.set(s.key, s);
+    for (const s of storages.values()) {
+      const root = roots.get(s.key);
+      if (!root) throw new WeightsFormatError(name, `storage view of '${s.key}' without its root storage`);
+      if (root.dtype !== s.dtype) throw new WeightsFormatError(name, `storage '${s.key}' is declared with two types`);
+    }
+    const data = readLegacyStorageData(bytes, start + r.end, name, TORCH_WEIGHTS_ONLY_GLOBALS, (key) => {
+      const root = roots.get(key);
+      if (!root || root.dtype === 'untyped') throw new WeightsFormatError(name, `legacy torch.save: storage '${key}' has data but the object never refers to it`);
+      return { elementSize: DTYPE_BYTES[root.dtype], numel: root.numel };
+    });
+    const byKey = groupByStorage(pending);
+    for (const [key, list] of byKey) {
+      const raw = data.get(key);
+      if (!raw) throw new WeightsFormatError(name, `storage '${key}' is missing (not in the file's storage list)`);
+      materialiseAll(list, raw, false, maxBytes, name, budget);
+    }
+    return r.value as TorchValue;
+  }
+  // tar format
+  const tar = readLegacyTar(bytes, name, TORCH_WEIGHTS_ONLY_GLOBALS, ELEMENT_SIZE_OF_STORAGE);
+  const raws = new Map<string, Uint8Array>();
+  const objects = new Map<string, TorchStorage | TorchTensor>();
+  for (const s of tar.storages) {
+    raws.set(s.key, s.bytes);
+    objects.set(s.key, new TorchStorage(s.key, DTYPE_OF_STORAGE[s.typeName], s.numel, 'cpu'));
+  }
+  for (const v of tar.views) {
+    const root = objects.get(v.root);
+    if (!(root instanceof TorchStorage) || root.base) throw new WeightsFormatError(name, `storage view '${v.key}' refers to '${v.root}', which is not a storage`);
+    if (v.offset + v.numel > root.numel) throw new WeightsFormatError(name, `storage view '${v.key}' (offset ${v.offset}, ${v.numel} elements) lies outside its ${root.numel}-element storage '${v.root}'`);
+    if (objects.has(v.key)) throw new WeightsFormatError(name, `storage view '${v.key}' is defined twice`);
+    objects.set(v.key, new TorchStorage(root.key, root.dtype, v.numel, 'cpu', v.offset));
+  }
+  const tarPending: PendingTensor[] = [];
+  for (const t of tar.tensors) {
+    const storage = objects.get(t.storage);
+    if (!(storage instanceof TorchStorage)) throw new WeightsFormatError(name, `tensor '${t.key}' refers to storage '${t.storage}', which the file does not hold`);
+    if (objects.has(t.key)) throw new WeightsFormatError(name, `tensor key '${t.key}' is used twice`);
+    const tensor = new TorchTensor(storage.dtype as DType, t.shape);
+    objects.set(t.key, tensor);
+    tarPending.push({ tensor, storage, offset: t.offset, stride: t.stride });
+  }
+  hooks.persistentLoad = (pid: unknown) => {
+    if (Array.isArray(pid)) throw new WeightsFormatError(name, 'legacy torch.save: the pickle holds a module container (not a weights file; save a state_dict)');
+    const key = typeof pid === 'string' && /^\d{1,24}$/.test(pid) ? String(BigInt(pid)) : typeof pid === 'number' && Number.isSafeInteger(pid) ? String(pid) : null;
+    const obj = key === null ? undefined : objects.get(key);
+    if (!obj) throw new WeightsFormatError(name, `legacy torch.save: persistent id ${describe(pid)} names no tensor or storage of the file`);
+    return obj;
+  };
+  const value = unpickle(tar.pickle, hooks, `${name} (pickle)`) as TorchValue;
+  for (const [key, list] of groupByStorage(tarPending.concat(pending))) materialiseAll(list, raws.get(key)!, false, maxBytes, name, budget);
+  return value;
+}
+
+function groupByStorage(pending: PendingTensor[]): Map<string, PendingTensor[]> {
+  const byKey = new Map<string, PendingTensor[]>();
+  for (const p of pending) {
+    const list = byKey.get(p.storage.key);
+    if (list) list.push(p);
+    else byKey.set(p.storage.key, [p]);
+  }
+  return byKey;
+}
+
+/** Bytes of a storage as the pickle declares it. */
+export function storageBytes(s: TorchStorage): number {
+  return s.dtype === 'untyped' ? s.numel : s.numel * DTYPE_BYTES[s.dtype];
+}
+
+/** Materialises the tensors of one storage; identical views share one array, each distinct one is charged. */
+export function materialiseAll(list: PendingTensor[], raw: Uint8Array, bigEndian: boolean, maxTensorBytes: number, file: string, budget: LoadBudget): void {
+  const done = new Map<string, TypedArray>();
+  for (const p of list) {
+    const key = `${p.tensor.dtype}|${p.storage.base}|${p.storage.numel}|${p.offset}|${p.tensor.shape}|${p.stride}`;
+    const same = done.get(key);
+    if (same) {
+      p.tensor.data = same;
+      continue;
+    }
+    const outBytes = shapeSize(p.tensor.shape) * (p.tensor.dtype === 'F16' || p.tensor.dtype === 'BF16' ? 4 : DTYPE_BYTES[p.tensor.dtype]);
+    if (Number.isFinite(outBytes) && outBytes <= maxTensorBytes) budget.charge(outBytes, `tensor [${p.tensor.shape}] of storage '${p.storage.key}'`);
+    p.tensor.data = materialise(p, raw, bigEndian, maxTensorBytes, file);
+    done.set(key, p.tensor.data);
+  }
+}
+
+export function materialise(p: PendingTensor, raw: Uint8Array, bigEndian: boolean, maxBytes: number, file: string): TypedArray {
   const { tensor, storage, offset, stride } = p;
   const size = DTYPE_BYTES[tensor.dtype];
+  if (storage.base) {
+    const start = storage.base * size;
+    if (start + storageBytes(storage) > raw.byteLength) {
+      throw new WeightsFormatError(file, `storage view at element ${storage.base} (${storage.numel} elements) runs past its ${raw.byteLength}-byte root storage '${storage.key}'`);
+    }
+    raw = raw.subarray(start);
+  }
   const storageElems = storage.dtype === 'untyped' ? Math.floor(storage.numel / size) : storage.numel;
   const declaredBytes = storage.dtype === 'untyped' ? storage.numel : storage.numel * size;
   if (raw.byteLength < declaredBytes) {
@@ -206,7 +368,7 @@ function materialise(p: PendingTensor, raw: Uint8Array, bigEndian: boolean, maxB
   return decodeTensorBytes(bytes, tensor.dtype, file);
 }
 
-function torchHooks(source: string, pending: PendingTensor[], storages: Map<string, TorchStorage>) {
+export function torchHooks(source: string, pending: PendingTensor[], storages: Map<string, TorchStorage>, budget: LoadBudget): PickleHooks {
   const bad = (problem: string): never => {
     throw new WeightsFormatError(source, problem);
   };
@@ -238,7 +400,10 @@ function torchHooks(source: string, pending: PendingTensor[], storages: Map<stri
     pending.push({ tensor: t, storage, offset: offset as number, stride: strides });
     return t;
   };
-  const call = (fn: PyGlobal, args: unknown[], kind: 'reduce' | 'newobj'): unknown => {
+  /** Items an allowlisted call copies cost 64 bytes each against the budget (a JS value or property). */
+  const copies = (n: number, what: string) => budget.charge(64 * n, `${what} copying ${n} items`);
+  const call = (fn: PyGlobal, args: unknown[], kind: 'reduce' | 'newobj', depth = 0): unknown => {
+    if (depth > MAX_REBUILD_DEPTH) return bad(`rebuild calls nested more than ${MAX_REBUILD_DEPTH} deep`);
     switch (fn.fullName) {
       case 'torch._utils._rebuild_tensor': return rebuild(args[0], args[1], args[2], args[3], false);
       case 'torch._utils._rebuild_tensor_v2': return rebuild(args[0], args[1], args[2], args[3], args[4]);
@@ -259,7 +424,7 @@ function torchHooks(source: string, pending: PendingTensor[], storages: Map<stri
           return unsupported(`tensor subclass ${type instanceof PyGlobal ? type.fullName : describe(type)}`);
         }
         if (!Array.isArray(inner)) return bad('_rebuild_from_type_v2: arguments are not a tuple');
-        const t = tensorArg(call(f, inner as unknown[], 'reduce'), fn.name);
+        const t = tensorArg(call(f, inner as unknown[], 'reduce', depth + 1), fn.name);
         if (type.fullName === 'torch.nn.parameter.Parameter') t.isParameter = true;
         return t;
       }
@@ -268,6 +433,8 @@ function torchHooks(source: string, pending: PendingTensor[], storages: Map<stri
         const d = newPickleDict();
         const init = args[0];
         if (init === undefined || init === null) return d;
+        if (isPickleDict(init)) copies(Object.keys(init).length, fn.name);
+        else if (Array.isArray(init)) copies(init.length, fn.name);
         if (isPickleDict(init)) for (const [k, v] of Object.entries(init)) setDictItem(d, k, v, source);
         else if (Array.isArray(init)) {
           for (const pair of init) {
@@ -277,7 +444,10 @@ function torchHooks(source: string, pending: PendingTensor[], storages: Map<stri
         } else bad(`${fn.name}: cannot build from ${describe(init)}`);
         return d;
       }
-      case 'torch.Size': return intList(args[0] ?? [], 'torch.Size');
+      case 'torch.Size': {
+        if (Array.isArray(args[0])) copies(args[0].length, 'torch.Size');
+        return intList(args[0] ?? [], 'torch.Size');
+      }
       case 'torch.device': {
         const [type, index] = args;
         if (typeof type !== 'string') return bad('torch.device: type is not a string');
@@ -288,6 +458,7 @@ function torchHooks(source: string, pending: PendingTensor[], storages: Map<stri
         const [s, enc] = args;
         if (typeof s !== 'string') return bad('_codecs.encode: not a string');
         if (enc !== undefined && enc !== 'latin1' && enc !== 'latin-1') return unsupported(`_codecs.encode with encoding ${describe(enc)}`);
+        budget.charge(s.length, '_codecs.encode');
         const out = new Uint8Array(s.length);
         for (let i = 0; i < s.length; i++) {
           const c = s.charCodeAt(i);
@@ -299,6 +470,8 @@ function torchHooks(source: string, pending: PendingTensor[], storages: Map<stri
       case 'builtins.bytearray': {
         const a = args[0];
         if (a === undefined) return new Uint8Array(0);
+        if (a instanceof Uint8Array) budget.charge(a.byteLength, 'bytearray');
+        else if (Array.isArray(a)) copies(a.length, 'bytearray');
         if (a instanceof Uint8Array) return a.slice();
         if (Array.isArray(a) && a.every((x) => Number.isInteger(x) && x >= 0 && x < 256)) return Uint8Array.from(a as number[]);
         return unsupported(`bytearray(${describe(a)})`);
@@ -306,6 +479,7 @@ function torchHooks(source: string, pending: PendingTensor[], storages: Map<stri
       case 'builtins.set': {
         const a = args[0];
         if (a === undefined) return new Set();
+        if (Array.isArray(a) || a instanceof Set) copies(Array.isArray(a) ? a.length : a.size, 'set');
         if (Array.isArray(a) || a instanceof Set) return new Set(a as Iterable<unknown>);
         return bad(`set(${describe(a)})`);
       }
@@ -319,8 +493,8 @@ function torchHooks(source: string, pending: PendingTensor[], storages: Map<stri
     }
   };
   const persistentLoad = (pid: unknown): TorchStorage => {
-    if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length !== 5) return bad(`persistent id ${describe(pid)} is not ('storage', type, key, location, numel)`);
-    const [, type, key, location, numel] = pid as unknown[];
+    if (!Array.isArray(pid) || pid[0] !== 'storage' || (pid.length !== 5 && pid.length !== 6)) return bad(`persistent id ${describe(pid)} is not ('storage', type, key, location, numel[, view])`);
+    const [, type, key, location, numel, view] = pid as unknown[];
     if (!(type instanceof PyGlobal)) return bad('storage type is not a global');
     if (typeof key !== 'string' && typeof key !== 'number') return bad('storage key is not a string');
     if (!Number.isSafeInteger(numel) || (numel as number) < 0) return bad(`storage size ${describe(numel)} is not a non-negative integer`);
@@ -332,6 +506,20 @@ function torchHooks(source: string, pending: PendingTensor[], storages: Map<stri
     const id = `${k}:${dtype}`;
     let s = storages.get(id);
     if (!s) storages.set(id, (s = new TorchStorage(k, dtype, numel as number, String(location))));
+    else if (s.numel !== numel) return bad(`storage '${k}' is declared with ${s.numel} and ${describe(numel)} elements`);
+    if (view !== undefined && view !== null) {
+      // legacy stream format: (view_key, offset, size) of a view into the root storage
+      if (!Array.isArray(view) || view.length !== 3) return bad(`storage view ${describe(view)} is not (key, offset, size)`);
+      const [vk, off, size] = view as unknown[];
+      if (!Number.isSafeInteger(off) || !Number.isSafeInteger(size) || (off as number) < 0 || (size as number) < 0 || (off as number) + (size as number) > (numel as number)) {
+        return bad(`storage view (offset ${describe(off)}, size ${describe(size)}) lies outside its ${describe(numel)}-element storage '${k}'`);
+      }
+      const vid = `view:${String(vk)}:${dtype}`;
+      let v = storages.get(vid);
+      if (!v) storages.set(vid, (v = new TorchStorage(k, dtype, size as number, String(location), off as number)));
+      else if (v.base !== off || v.numel !== size || v.key !== k) return bad(`storage view '${String(vk).slice(0, 40)}' is declared twice differently`);
+      return v;
+    }
     return s;
   };
   const build = (obj: unknown, state: unknown): unknown => {

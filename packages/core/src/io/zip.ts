@@ -16,6 +16,10 @@ export interface ZipEntry {
   size: number;
   /** Offset of the entry's local header. */
   localOffset: number;
+  /** General-purpose flags of the directory entry (bit 3: sizes in a data descriptor). */
+  flags?: number;
+  /** The name's bytes as the directory holds them (compared with the local header's). */
+  rawName?: Uint8Array;
 }
 
 const SIG_EOCD = 0x06054b50;
@@ -90,6 +94,9 @@ export class ZipArchive {
     let count = u16(tail, eocd + 10);
     let cdSize = u32(tail, eocd + 12);
     let cdOffset = u32(tail, eocd + 16);
+    let cdEnd = tailStart + eocd; // where the directory must end: the end record (or the ZIP64 one)
+    // torch.save (miniz) writes a ZIP64 end record and locator even for small archives.
+    if (eocd >= 20 && u32(tail, eocd - 20) === SIG_EOCD64_LOCATOR) cdEnd = u64(tail, eocd - 20 + 8, name);
     if (u16(tail, eocd + 4) !== 0 || u16(tail, eocd + 6) !== 0) throw new WeightsFormatError(name, 'bad zip: multi-disk archives are not supported');
     if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
       const loc = eocd - 20;
@@ -97,6 +104,7 @@ export class ZipArchive {
       const recOffset = u64(tail, loc + 8, name);
       checkRange(src, recOffset, 56, 'zip: ZIP64 end record');
       const rec = await src.read(recOffset, 56);
+      cdEnd = recOffset;
       if (u32(rec, 0) !== SIG_EOCD64) throw new WeightsFormatError(name, 'bad zip: ZIP64 end record signature missing');
       count = u64(rec, 32, name);
       cdSize = u64(rec, 40, name);
@@ -109,6 +117,7 @@ export class ZipArchive {
     let p = 0;
     const dec = new TextDecoder('utf-8');
     for (let i = 0; i < count; i++) {
+      const p0 = p;
       if (p + 46 > cd.length || u32(cd, p) !== SIG_CENTRAL) throw new WeightsFormatError(name, `bad zip: central directory entry ${i} is corrupt`);
       const flags = u16(cd, p + 8);
       const method = u16(cd, p + 10);
@@ -148,8 +157,12 @@ export class ZipArchive {
       }
       checkRange(src, localOffset, 30 + nameLen + compressedSize, `zip entry '${entryName}'`);
       if (entries.has(entryName)) throw new WeightsFormatError(name, `bad zip: duplicate entry '${entryName}'`);
-      entries.set(entryName, { name: entryName, method, crc32: crc, compressedSize, size, localOffset });
+      entries.set(entryName, { name: entryName, method, crc32: crc, compressedSize, size, localOffset, flags, rawName: cd.slice(p0 + 46, p0 + 46 + nameLen) });
     }
+    // The directory must hold exactly `count` entries and end where its end record begins (a lowered
+    // count would hide entries; Python's zipfile walks the directory by its size, not by the count).
+    if (p !== cdSize) throw new WeightsFormatError(name, `bad zip: the central directory holds ${cdSize} bytes but its ${count} entries take ${p} (entry count or directory size is wrong)`);
+    if (cdOffset + cdSize !== cdEnd) throw new WeightsFormatError(name, `bad zip: the central directory ends at ${cdOffset + cdSize}, but its end record is at ${cdEnd}`);
     // Entries must not overlap (overlapping entries are how zip bombs amplify).
     const spans = [...entries.values()].map((en) => [en.localOffset, en.localOffset + 30 + new TextEncoder().encode(en.name).length + en.compressedSize, en.name] as const);
     spans.sort((a, b) => a[0] - b[0]);
@@ -173,6 +186,7 @@ export class ZipArchive {
     if (!en) throw new WeightsFormatError(this.src.name, `zip has no entry '${entryName}'`);
     const lh = await this.src.read(en.localOffset, 30);
     if (u32(lh, 0) !== SIG_LOCAL) throw new WeightsFormatError(this.src.name, `bad zip: local header of '${entryName}' is missing`);
+    this.crossCheck(en, lh, await this.src.read(en.localOffset + 30, Math.min(u16(lh, 26), Math.max(0, this.src.size - en.localOffset - 30))));
     const dataStart = en.localOffset + 30 + u16(lh, 26) + u16(lh, 28);
     checkRange(this.src, dataStart, en.compressedSize, `zip entry '${entryName}'`);
     const raw = await this.src.read(dataStart, en.compressedSize);
@@ -188,6 +202,23 @@ export class ZipArchive {
     }
     if ((opts.verify ?? true) && crc32(out) !== en.crc32) throw new WeightsFormatError(this.src.name, `bad zip: CRC-32 mismatch in entry '${entryName}' (corrupt data)`);
     return out;
+  }
+
+  /** The local header must agree with the directory: name, method, and (unless in a data descriptor) CRC and sizes. */
+  private crossCheck(en: ZipEntry, lh: Uint8Array, localName: Uint8Array): void {
+    const bad = (what: string) => new WeightsFormatError(this.src.name, `bad zip: the local header of '${en.name}' disagrees with the central directory (${what})`);
+    const dirName = en.rawName ?? new TextEncoder().encode(en.name);
+    if (localName.length !== dirName.length || localName.some((b, i) => b !== dirName[i])) {
+      throw bad(`its name is '${new TextDecoder().decode(localName).slice(0, 80)}'`);
+    }
+    if (u16(lh, 8) !== en.method) throw bad(`method ${u16(lh, 8)} vs ${en.method}`);
+    const flags = u16(lh, 6);
+    if (flags & 1) throw bad('the local entry is encrypted');
+    if (flags & 8) return; // CRC and sizes follow the data
+    const crc = u32(lh, 14), csize = u32(lh, 18), size = u32(lh, 22);
+    if (crc !== en.crc32) throw bad(`CRC-32 ${crc.toString(16)} vs ${en.crc32.toString(16)}`);
+    if (csize !== 0xffffffff && csize !== en.compressedSize) throw bad(`compressed size ${csize} vs ${en.compressedSize}`);
+    if (size !== 0xffffffff && size !== en.size) throw bad(`size ${size} vs ${en.size}`);
   }
 
   async close(): Promise<void> {

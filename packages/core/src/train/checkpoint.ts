@@ -5,6 +5,7 @@
 // or not at all. Stores: FileCheckpointStore (Node, temp file + fsync + rename), MemoryCheckpointStore.
 import { ConfigError, WeightsFormatError } from '../errors.js';
 import { encodeSafetensors, parseSafetensors, type SafetensorsBytes } from '../io/safetensors.js';
+import { removeOrphanTemps } from '../io/file-source.js';
 import type { Module } from '../nn/module.js';
 import type { NamedArrays, OptimizerState } from './adamw.js';
 import type { EmaState } from './ema.js';
@@ -151,9 +152,25 @@ async function nodeModule<T>(name: string): Promise<T> {
   return import(/* @vite-ignore */ name) as Promise<T>;
 }
 
-/** Checkpoints as files in a directory (Node): temp file, fsync, rename; the directory is made on demand. */
+/** Temp files of FileCheckpointStore: `.<name>.<pid>.<time>.tmp`. */
+const TEMP_RE = /^\.(.+)\.(\d+)\.(\d+)\.tmp$/;
+
+/**
+ * Checkpoints as files in a directory (Node): temp file, fsync, rename; the directory is made on demand.
+ * A writer killed mid-write (kill -9, power loss) leaves only a hidden `.tmp` file, never a partial file
+ * under the checkpoint's name; the next `write` or `list` removes such orphans (writer process gone, or
+ * older than a day).
+ */
 export class FileCheckpointStore implements CheckpointStore {
   constructor(readonly location: string) {}
+
+  /** Removes temp files whose writer died; returns their names. */
+  async removeOrphans(): Promise<string[]> {
+    return removeOrphanTemps(this.location.replace(/\/+$/, '') || '/', (n) => {
+      const m = TEMP_RE.exec(n);
+      return m ? Number(m[2]) : null;
+    });
+  }
 
   private async fs(): Promise<typeof import('node:fs/promises')> {
     return nodeModule<typeof import('node:fs/promises')>('node:fs/promises');
@@ -168,6 +185,7 @@ export class FileCheckpointStore implements CheckpointStore {
     const fs = await this.fs();
     const dest = this.path(name);
     await fs.mkdir(this.location, { recursive: true });
+    await this.removeOrphans();
     const tmp = `${this.location.replace(/\/+$/, '')}/.${name}.${process.pid}.${Date.now()}.tmp`;
     const fh = await fs.open(tmp, 'w');
     try {
@@ -197,6 +215,7 @@ export class FileCheckpointStore implements CheckpointStore {
 
   async list(): Promise<string[]> {
     const fs = await this.fs();
+    await this.removeOrphans();
     try {
       return (await fs.readdir(this.location)).filter((n) => !n.startsWith('.'));
     } catch (e) {

@@ -25,22 +25,32 @@ export function eulerMaruyamaWith(opts: { lastStepSize?: number } = {}): Sampler
     async run(velocity: VelocityFn, noise: tf.Tensor, o: SamplerOptions): Promise<tf.Tensor> {
       const ts = sdeTimesteps(o.steps, o.shift, lastStepSize);
       let x = tf.clone(noise);
-      for (let i = 0; i < o.steps; i++) {
-        const [s, sNext] = [ts[i], ts[i + 1]];
-        const ds = sNext - s;
-        const deterministic = i === o.steps - 1;
-        const eps = deterministic ? null : o.rng.normal(x.shape);
-        const next = tf.tidy(() => {
-          const d = drift(velocity(x, s, s), x, s);
-          const mean = tf.add(x, tf.mul(d, ds)); // [B, h, w, c]
-          return eps ? tf.add(mean, tf.mul(eps, Math.sqrt(2 * s) * Math.sqrt(Math.abs(ds)))) : mean;
-        });
-        eps?.dispose();
+      // x is owned here until returned: a throwing velocity or onStep (cancellation) disposes it.
+      try {
+        for (let i = 0; i < o.steps; i++) {
+          const [s, sNext] = [ts[i], ts[i + 1]];
+          const ds = sNext - s;
+          const deterministic = i === o.steps - 1;
+          const eps = deterministic ? null : o.rng.normal(x.shape);
+          let next: tf.Tensor;
+          try {
+            next = tf.tidy(() => {
+              const d = drift(velocity(x, s, s), x, s);
+              const mean = tf.add(x, tf.mul(d, ds)); // [B, h, w, c]
+              return eps ? tf.add(mean, tf.mul(eps, Math.sqrt(2 * s) * Math.sqrt(Math.abs(ds)))) : mean;
+            });
+          } finally {
+            eps?.dispose();
+          }
+          x.dispose();
+          x = next;
+          await o.onStep?.({ step: i + 1, steps: o.steps, s, sNext, nfe: i + 1 });
+        }
+        return x;
+      } catch (e) {
         x.dispose();
-        x = next;
-        await o.onStep?.({ step: i + 1, steps: o.steps, s, sNext, nfe: i + 1 });
+        throw e;
       }
-      return x;
     },
   };
 }

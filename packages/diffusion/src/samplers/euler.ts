@@ -10,13 +10,19 @@ export const euler: Sampler = {
   async run(velocity: VelocityFn, noise: tf.Tensor, opts: SamplerOptions): Promise<tf.Tensor> {
     const ts = odeTimesteps(opts.steps, opts.shift);
     let x = tf.clone(noise);
-    for (let i = 0; i < opts.steps; i++) {
-      const [s, sNext] = [ts[i], ts[i + 1]];
-      const next = tf.tidy(() => tf.add(x, tf.mul(velocity(x, s, s), sNext - s))); // [B, h, w, c]
+    // x is owned here until returned: a throwing velocity or onStep (cancellation) disposes it.
+    try {
+      for (let i = 0; i < opts.steps; i++) {
+        const [s, sNext] = [ts[i], ts[i + 1]];
+        const next = tf.tidy(() => tf.add(x, tf.mul(velocity(x, s, s), sNext - s))); // [B, h, w, c]
+        x.dispose();
+        x = next;
+        await opts.onStep?.({ step: i + 1, steps: opts.steps, s, sNext, nfe: i + 1 });
+      }
+      return x;
+    } catch (e) {
       x.dispose();
-      x = next;
-      await opts.onStep?.({ step: i + 1, steps: opts.steps, s, sNext, nfe: i + 1 });
+      throw e;
     }
-    return x;
   },
 };

@@ -13,21 +13,27 @@ export const heun: Sampler = {
     const ts = odeTimesteps(opts.steps, opts.shift);
     let x = tf.clone(noise);
     let nfe = 0;
-    for (let i = 0; i < opts.steps; i++) {
-      const [s, sNext] = [ts[i], ts[i + 1]];
-      const last = i === opts.steps - 1;
-      const next = tf.tidy(() => {
-        const d = velocity(x, s, s); // [B, h, w, c]
-        const pred = tf.add(x, tf.mul(d, sNext - s));
-        if (last) return pred;
-        const d2 = velocity(pred, sNext, s);
-        return tf.add(x, tf.mul(tf.add(d, d2), 0.5 * (sNext - s)));
-      });
-      nfe += last ? 1 : 2;
+    // x is owned here until returned: a throwing velocity or onStep (cancellation) disposes it.
+    try {
+      for (let i = 0; i < opts.steps; i++) {
+        const [s, sNext] = [ts[i], ts[i + 1]];
+        const last = i === opts.steps - 1;
+        const next = tf.tidy(() => {
+          const d = velocity(x, s, s); // [B, h, w, c]
+          const pred = tf.add(x, tf.mul(d, sNext - s));
+          if (last) return pred;
+          const d2 = velocity(pred, sNext, s);
+          return tf.add(x, tf.mul(tf.add(d, d2), 0.5 * (sNext - s)));
+        });
+        nfe += last ? 1 : 2;
+        x.dispose();
+        x = next;
+        await opts.onStep?.({ step: i + 1, steps: opts.steps, s, sNext, nfe });
+      }
+      return x;
+    } catch (e) {
       x.dispose();
-      x = next;
-      await opts.onStep?.({ step: i + 1, steps: opts.steps, s, sNext, nfe });
+      throw e;
     }
-    return x;
   },
 };
