@@ -1,10 +1,10 @@
 // The diagonal Gaussian posterior q(z|x) = N(mean, exp(logvar)) of the FAE latent, its
 // reparameterised sample and its KL divergence to the prior N(0, I).
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError } from '@fae/core';
+import { ShapeError, reduceLoss, type LossReduction } from '@fae/core';
 
-/** How a per-element quantity is reduced to the scalar loss. */
-export type LossReduction = 'mean' | 'sum';
+/** @deprecated moved to @fae/core (re-exported here for one version). */
+export { reduceLoss, type LossReduction };
 
 /**
  * Splits the encoder's moments [..., 2c] into mean and logvar [..., c] (first half mean, as LDM's
@@ -35,15 +35,6 @@ export function gaussianKl(mean: tf.Tensor, logvar: tf.Tensor, reduction: LossRe
   return tf.tidy(() => {
     const perElement = tf.mul(0.5, tf.sub(tf.add(tf.square(mean), tf.exp(logvar)), tf.add(1, logvar))); // [B, ...]
     return reduceLoss(perElement, reduction);
-  });
-}
-
-/** 'mean': mean over all elements. 'sum': sum over all but the batch axis, mean over the batch. */
-export function reduceLoss(perElement: tf.Tensor, reduction: LossReduction): tf.Scalar {
-  return tf.tidy(() => {
-    if (reduction === 'mean') return tf.mean(perElement) as tf.Scalar;
-    const batch = perElement.rank > 0 ? perElement.shape[0] : 1;
-    return tf.div(tf.sum(perElement), batch) as tf.Scalar;
   });
 }
 

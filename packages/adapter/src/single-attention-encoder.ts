@@ -10,11 +10,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   AxialRoPE2D, LayerNorm, Linear, Mlp, Module, ModuleList, ShapeError, activation,
-  mergeHeads, scaledDotProductAttention, splitHeads, type RotaryEmbedding,
+  mergeHeads, scaledDotProductAttention, sincosTable, splitHeads, type LossReduction, type RotaryEmbedding,
 } from '@fae/core';
 import { adapterHiddenDim, adapterMlpDim, resolveAdapterConfig, type SingleAttentionEncoderConfig } from './config.js';
-import { freezeParameter, sincosTable } from './frozen.js';
-import { gaussianKl, sampleGaussian, splitMoments, type LossReduction } from './gaussian.js';
+import { gaussianKl, sampleGaussian, splitMoments } from './gaussian.js';
 import type { LatentStats } from './latent-stats.js';
 
 /** Anything that draws standard normal tensors (core's Rng fits). */
@@ -114,8 +113,8 @@ export class SingleAttentionEncoder extends Module {
     const c = (this.config = resolveAdapterConfig(config));
     const g = c.gridSize;
     const table = (c.positions === 'sincos' || c.positions === 'learned') && c.depth > 0;
-    this.posEmbed = table ? this.addParameter('pos_embed', [1, g * g, c.inputDim], sincosTable(c.inputDim, g, g)) : null;
-    if (table && c.positions === 'sincos') freezeParameter(this, 'pos_embed');
+    // 'sincos': a fixed parameter (requires_grad=False, as DiT's); 'learned': the same table, trained.
+    this.posEmbed = table ? this.addParameter('pos_embed', [1, g * g, c.inputDim], sincosTable(c.inputDim, g, g), 'plain', { frozen: c.positions === 'sincos' }) : null;
     this.rope = c.positions === 'rope' && c.depth > 0 ? this.addModule('rope', new AxialRoPE2D(c.headDim, g, g)) : null;
     this.blocks = this.addModule('blocks', new ModuleList(Array.from({ length: c.depth }, () => new AdapterLayer(c))));
     this.outProj = this.addModule('out_proj', new Linear(c.inputDim, 2 * c.latentChannels, { bias: c.bias }));

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { describeBackends, expectClose, expectNoLeaks, ref64 } from '@fae/testing';
-import { ConfigError } from '@fae/core';
-import { SingleAttentionEncoder, loadComponent, loadSingleAttentionEncoder, saveSingleAttentionEncoder } from '@fae/adapter';
+import { ConfigError, loadComponent } from '@fae/core';
+import { SingleAttentionEncoder, loadSingleAttentionEncoder, saveSingleAttentionEncoder } from '@fae/adapter';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -26,7 +26,8 @@ describeBackends('adapter checkpoints', () => {
     expect((await readdir(root)).sort()).toEqual(['adapter']); // no temporary folders left behind
     const json = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
     expect(json.class).toBe('SingleAttentionEncoder');
-    expect(json.positions).toBe('rope');
+    expect(json.config.positions).toBe('rope');
+    expect(json.metadata).toBeUndefined(); // the second save had none
 
     const loaded = await loadSingleAttentionEncoder(dir);
     expect(loaded.config).toEqual(enc.config);
@@ -49,7 +50,7 @@ describeBackends('adapter checkpoints', () => {
     const json = JSON.parse(await readFile(cfgPath, 'utf8'));
     await writeFile(cfgPath, JSON.stringify({ ...json, class: 'FeatureDecoder' }));
     await expect(loadSingleAttentionEncoder(join(root, 'a'))).rejects.toThrow(ConfigError);
-    await expect(loadComponent(join(root, 'missing'), 'SingleAttentionEncoder', () => enc)).rejects.toThrow(/missing/);
+    await expect(loadComponent(join(root, 'missing'))).rejects.toThrow(/missing/);
     enc.dispose();
   });
 });

@@ -4,6 +4,7 @@ export * from './errors.js';
 export * from './backend/init.js';
 export * from './io/index.js';
 export * from './hub/index.js';
+export * from './component/index.js';
 export * from './nn/index.js';
 export * from './train/index.js';
 export * from './image/index.js';

@@ -10,8 +10,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   AxialRoPE2D, Linear, Module, ModuleList, MultiHeadAttention, RMSNorm, ShapeError, SwiGLUFFN, type RotaryEmbedding,
+  sincosTable,
 } from '@fae/core';
-import { freezeParameter, sincosTable } from '@fae/adapter';
 import { featureDecoderMlpHidden, resolveFeatureDecoderConfig, type FeatureDecoderConfig } from './config.js';
 
 export class FeatureDecoderBlock extends Module {
@@ -51,8 +51,7 @@ export class FeatureDecoder extends Module {
     const c = (this.config = resolveFeatureDecoderConfig(config));
     const g = c.gridSize;
     this.inProj = this.addModule('in_proj', new Linear(c.latentChannels, c.width));
-    this.posEmbed = c.positions === 'sincos' ? this.addParameter('pos_embed', [1, g * g, c.width], sincosTable(c.width, g, g)) : null;
-    if (this.posEmbed) freezeParameter(this, 'pos_embed');
+    this.posEmbed = c.positions === 'sincos' ? this.addParameter('pos_embed', [1, g * g, c.width], sincosTable(c.width, g, g), 'plain', { frozen: true }) : null;
     this.rope = c.rope ? this.addModule('rope', new AxialRoPE2D(c.width / c.heads, g, g)) : null;
     this.blocks = this.addModule('blocks', new ModuleList(Array.from({ length: c.depth }, () => new FeatureDecoderBlock(c))));
     this.norm = this.addModule('norm', new RMSNorm(c.width, { eps: c.normEps }));

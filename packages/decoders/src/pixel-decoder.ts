@@ -14,8 +14,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   LayerNorm, Linear, MemoryTensorStore, Mlp, Module, ModuleList, MultiHeadAttention, ShapeError, unpatchify,
   type LoadReport, type LoadStateDictOptions, type StateDictInput, type TensorInfo, type TensorStore,
+  sincosTable,
 } from '@fae/core';
-import { freezeParameter, sincosTable } from '@fae/adapter';
 import { pixelPatchSize, resolvePixelDecoderConfig, type FeatureNoiseConfig, type PixelDecoderConfig } from './config.js';
 
 /** Draws noise; core's Rng fits. */
@@ -72,8 +72,7 @@ export class PixelDecoder extends Module {
     const extra = c.clsToken ? 1 : 0;
     this.patchSize = pixelPatchSize(c);
     this.decoderEmbed = this.addModule('decoder_embed', new Linear(c.inputDim, c.width));
-    this.decoderPosEmbed = this.addParameter('decoder_pos_embed', [1, extra + g * g, c.width], sincosTable(c.width, g, g, extra));
-    freezeParameter(this, 'decoder_pos_embed');
+    this.decoderPosEmbed = this.addParameter('decoder_pos_embed', [1, extra + g * g, c.width], sincosTable(c.width, g, g, extra), 'plain', { frozen: true });
     this.layers = this.addModule('decoder_layers', new ModuleList(Array.from({ length: c.depth }, () => new ViTMAELayer(c))));
     this.decoderNorm = this.addModule('decoder_norm', new LayerNorm(c.width, { eps: c.layerNormEps }));
     this.decoderPred = this.addModule('decoder_pred', new Linear(c.width, this.patchSize * this.patchSize * 3));

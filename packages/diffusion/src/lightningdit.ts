@@ -41,12 +41,12 @@ export class LightningDiT extends Module implements VelocityModel {
     this.xEmbedder = this.addModule('x_embedder', new PatchEmbed(c.inChannels, D, c.patchSize));
     this.tEmbedder = this.addModule('t_embedder', new TimestepEmbedder(D));
     this.yEmbedder = this.addModule('y_embedder', new LabelEmbedder(c.numClasses, D, c.classDropoutProb));
-    this.posEmbed = this.addParameter('pos_embed', [1, grid * grid, D], tf.tensor3d(sincosPosEmbed2d(D, grid), [1, grid * grid, D]));
+    // A fixed table (requires_grad=False upstream): never trained, also after setTrainable(true).
+    this.posEmbed = this.addParameter('pos_embed', [1, grid * grid, D], tf.tensor3d(sincosPosEmbed2d(D, grid), [1, grid * grid, D]), 'plain', { frozen: true });
     this.featRope = c.useRope ? this.addModule('feat_rope', new VisionRotaryEmbeddingFast(D / c.numHeads / 2, grid)) : null;
     const blockOpts = { mlpRatio: c.mlpRatio, useQknorm: c.useQknorm, useSwiglu: c.useSwiglu, useRmsnorm: c.useRmsnorm, woShift: c.woShift };
     this.blocks = this.addModule('blocks', new ModuleList(Array.from({ length: c.depth }, () => new LightningDiTBlock(D, c.numHeads, blockOpts))));
     this.finalLayer = this.addModule('final_layer', new FinalLayer(D, c.patchSize, this.outChannels, c.useRmsnorm));
-    this.freezePosEmbed();
     this.initializeWeights(opts.seed ?? 0);
   }
 
@@ -61,21 +61,6 @@ export class LightningDiT extends Module implements VelocityModel {
 
   get latentShape(): [number, number, number] {
     return [this.config.inputSize, this.config.inputSize, this.config.inChannels];
-  }
-
-  /** pos_embed is a fixed table (requires_grad=False upstream), also after setTrainable(true). */
-  override setTrainable(trainable: boolean): this {
-    super.setTrainable(trainable);
-    this.freezePosEmbed();
-    return this;
-  }
-
-  private freezePosEmbed(): void {
-    const entry = this.namedParameters().find(([k]) => k === 'pos_embed');
-    if (entry) {
-      entry[1].trainable = false;
-      (entry[1].variable as { trainable: boolean }).trainable = false;
-    }
   }
 
   /**

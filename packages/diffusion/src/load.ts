@@ -1,11 +1,12 @@
-// Loading and saving LightningDiT weights: config.json (upstream constructor arguments) with
-// model.safetensors (upstream keys), or an upstream PyTorch checkpoint (.pt) as train.py writes it
-// ({'model', 'ema', 'opt', ...}: the EMA weights are used when present, as upstream inference.py does).
+// Loading and saving LightningDiT weights: a component folder (@fae/core's format: config.json with
+// upstream's constructor arguments + model.safetensors with upstream keys), or an upstream PyTorch
+// checkpoint (.pt) as train.py writes it ({'model', 'ema', 'opt', ...}: the EMA weights are used when
+// present, as upstream inference.py does).
 import {
-  WeightsFormatError, encodeSafetensors, loadConfig, loadTorchCheckpoint, loadWeights, torchStateDictStore,
+  WeightsFormatError, encodeComponent, isComponentConfigJson, loadComponent, loadTorchCheckpoint, openComponent, torchStateDictStore,
   type ByteSource, type HubOptions, type LoadReport, type TensorStore, type TorchValue,
 } from '@fae/core';
-import { lightningDiTConfig, lightningDiTConfigFromJson, lightningDiTConfigToJson, type LightningDiTConfig } from './config.js';
+import { lightningDiTConfig, lightningDiTConfigFromJson, type LightningDiTConfig } from './config.js';
 import { LightningDiT } from './lightningdit.js';
 
 export interface LoadLightningDiTOptions {
@@ -13,7 +14,12 @@ export interface LoadLightningDiTOptions {
   strict?: boolean;
 }
 
-function configOf(config: Record<string, unknown> | LightningDiTConfig | Partial<LightningDiTConfig>, source: string): LightningDiTConfig {
+/**
+ * A full config from any stored form: an FAE component config.json ({"class", "config"}), upstream's
+ * flat snake_case arguments (optionally with "class"), or a camelCase partial config.
+ */
+export function lightningDiTConfigOf(config: Record<string, unknown> | LightningDiTConfig | Partial<LightningDiTConfig>, source = 'LightningDiT config'): LightningDiTConfig {
+  if (isComponentConfigJson(config)) config = config.config;
   const isSnake = Object.keys(config).some((k) => k.includes('_') || k === 'class');
   return isSnake ? lightningDiTConfigFromJson(config as Record<string, unknown>, source) : lightningDiTConfig(config as Partial<LightningDiTConfig>, source);
 }
@@ -22,7 +28,7 @@ function configOf(config: Record<string, unknown> | LightningDiTConfig | Partial
 export async function lightningDiTFromStore(
   config: Record<string, unknown> | Partial<LightningDiTConfig>, store: TensorStore, opts: LoadLightningDiTOptions & { prefix?: string } = {},
 ): Promise<{ model: LightningDiT; report: LoadReport }> {
-  const model = new LightningDiT(configOf(config, `${store.source} config`));
+  const model = new LightningDiT(lightningDiTConfigOf(config, `${store.source} config`));
   try {
     const report = await model.loadStateDict(store, { strict: opts.strict ?? true, prefix: opts.prefix });
     return { model, report };
@@ -32,12 +38,18 @@ export async function lightningDiTFromStore(
   }
 }
 
-/** From a local folder, an http(s) folder or a hub id holding config.json + model.safetensors. */
+/**
+ * From a local folder, an http(s) folder or a hub id holding config.json + model.safetensors, or an
+ * upstream `.pt` beside a config.json ('dir/ckpt.pt'); loadComponent(source, { expectClass: 'LightningDiT' }).
+ * `strict: false` tolerates missing and unexpected keys (shapes are always checked).
+ */
 export async function loadLightningDiT(source: string, opts: LoadLightningDiTOptions & HubOptions = {}): Promise<LightningDiT> {
-  const config = await loadConfig(source, opts);
-  const store = await loadWeights(source, opts);
+  const { strict, ...hub } = opts;
+  if (strict ?? true) return loadComponent<LightningDiT>(source, { ...hub, expectClass: 'LightningDiT' });
+  const opened = await openComponent(source, hub);
+  const store = await opened.openWeights();
   try {
-    return (await lightningDiTFromStore(config, store, opts)).model;
+    return (await lightningDiTFromStore(opened.config, store, { strict: false })).model;
   } finally {
     await store.close?.();
   }
@@ -73,10 +85,8 @@ export async function lightningDiTFromTorchCheckpoint(
   return lightningDiTFromStore(config, lightningDiTStateDictStore(ckpt, { which: opts.which, source }), opts);
 }
 
-/** config.json text and model.safetensors bytes (upstream keys and layouts) of a model. */
+/** config.json text and model.safetensors bytes (upstream keys and layouts) of a model: @fae/core's encodeComponent. */
 export async function exportLightningDiT(model: LightningDiT): Promise<{ configJson: string; weights: Uint8Array }> {
-  const sd = await model.stateDict();
-  const weights = encodeSafetensors(sd, { format: "pt" });
-  return { configJson: JSON.stringify(lightningDiTConfigToJson(model.config), null, 1), weights };
+  return encodeComponent(model);
 }
 

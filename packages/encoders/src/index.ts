@@ -1,4 +1,5 @@
 // @fae/encoders: DINOv2 and SigLIP/SigLIP2 vision encoders that load Hugging Face checkpoints.
+// Importing the package registers Dinov2Model and SiglipVisionTransformer with @fae/core's component registry.
 export * from './configs.js';
 export * from './patch-embedding.js';
 export * from './attention.js';
@@ -13,3 +14,4 @@ export * from './feature-encoder.js';
 export * from './registry.js';
 export * from './presets.js';
 export * from './load-encoder.js';
+export * from './components.js';

@@ -1,4 +1,5 @@
 // @fae/flow: TARFlow / STARFlow autoregressive normalizing flows on latents [B, h, w, c] (NHWC).
+// Importing the package registers TarFlow with @fae/core's component registry.
 export * from './config.js';
 export * from './permutation.js';
 export * from './guidance.js';
@@ -13,3 +14,4 @@ export * from './sample.js';
 export * from './train.js';
 export * from './classify.js';
 export * from './presets.js';
+export * from './components.js';

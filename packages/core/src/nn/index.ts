@@ -15,3 +15,5 @@ export * from './embeddings.js';
 export * from './mha.js';
 export * from './dropout.js';
 export * from './posembed-interp.js';
+export * from './fixed-parameters.js';
+export * from './loss.js';

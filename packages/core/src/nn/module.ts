@@ -14,6 +14,11 @@ export interface ParameterEntry {
   /** Shape under PyTorch's layout (what state dicts hold). */
   torchShape: number[];
   trainable: boolean;
+  /**
+   * A fixed parameter (PyTorch's `nn.Parameter(..., requires_grad=False)`, e.g. DiT/MAE's sin-cos
+   * `pos_embed`): in the state dict and the parameter count, never trained, also after setTrainable(true).
+   */
+  frozen: boolean;
 }
 
 export interface BufferEntry {
@@ -63,7 +68,7 @@ export class Module {
    * A seeded initialiser (init.* with a seed) draws from deriveSeed(seed, name) here and again from
    * deriveSeed(seed, full path) whenever the module is attached (addModule), unless assigned since.
    */
-  protected addParameter(name: string, torchShape: number[], init: Initializer | tf.Tensor, layout: Layout = 'plain'): tf.Variable {
+  protected addParameter(name: string, torchShape: number[], init: Initializer | tf.Tensor, layout: Layout = 'plain', opts: { frozen?: boolean } = {}): tf.Variable {
     this.assertFreeName(name);
     const shape = ourShape(torchShape, layout);
     const seeded = isSeededInitializer(init) ? init : null;
@@ -71,9 +76,10 @@ export class Module {
     if (!arraysEqual(value.shape, shape)) {
       throw new Error(`${this.typeName}.${name}: initial value has shape [${value.shape}] but the parameter is [${shape}]`);
     }
-    const variable = tf.variable(value, true);
+    const frozen = opts.frozen ?? false;
+    const variable = tf.variable(value, !frozen);
     if (!(init instanceof tf.Tensor) || value !== variable) value.dispose();
-    this._params.set(name, { variable, layout, torchShape: torchShape.slice(), trainable: true });
+    this._params.set(name, { variable, layout, torchShape: torchShape.slice(), trainable: !frozen, frozen });
     if (seeded) this._seeded.set(name, { init: seeded, dataId: variable.dataId });
     return variable;
   }
@@ -173,12 +179,25 @@ export class Module {
     return n;
   }
 
-  /** Freeze or unfreeze every parameter of this subtree (frozen parameters get no gradients). */
+  /** Freeze or unfreeze every parameter of this subtree (frozen parameters get no gradients); fixed ones stay frozen. */
   setTrainable(trainable: boolean): this {
     for (const [, p] of this.namedParameters()) {
-      p.trainable = trainable;
-      (p.variable as { trainable: boolean }).trainable = trainable;
+      p.trainable = trainable && !p.frozen;
+      (p.variable as { trainable: boolean }).trainable = p.trainable;
     }
+    return this;
+  }
+
+  /**
+   * Marks the parameter `key` (a full state-dict key of this subtree) as fixed: never trained, also
+   * after setTrainable(true) (PyTorch's requires_grad=False parameters).
+   */
+  freezeParameter(key: string): this {
+    const entry = this.namedParameters().find(([k]) => k === key)?.[1];
+    if (!entry) throw new Error(`${this.typeName}: no parameter '${key}' to freeze`);
+    entry.frozen = true;
+    entry.trainable = false;
+    (entry.variable as { trainable: boolean }).trainable = false;
     return this;
   }
 
