@@ -16,9 +16,7 @@ import { ConfigError, ShapeError, type HubOptions, type Module } from '@fae/core
 import type { SingleAttentionEncoder } from '@fae/adapter';
 import type { FeatureDecoder, PixelDecoder } from '@fae/decoders';
 import { loadEncoder, type FeatureEncoder } from '@fae/encoders';
-import {
-  componentJson, joinPath, loadEncoderFolder, loadModule, readSourceJson, saveModule, writeJson,
-} from './components.js';
+import { joinPath, loadEncoderFolder, loadModule, readSourceJson, saveModule, writeJson } from './components.js';
 import { toLatentGenerator, type GenerateProgress, type GeneratorDefaults, type LatentGenerator } from './generator.js';
 import { HALF, checkPreprocessing, toEncoderPixels, type PipelinePreprocessing } from './preprocess.js';
 
@@ -251,20 +249,17 @@ export class FaePipeline {
   async save(dir: string): Promise<void> {
     const m = this.manifest();
     if (this.encoder && !this.encoderSource) {
-      const model = (this.encoder as { model?: Module & { config?: unknown } }).model;
-      const configJson = (this.encoder as { configJson?: object }).configJson;
-      if (!model || !configJson) throw new ConfigError('FaePipeline.save', 'the encoder has no transformers config to save; give encoderSource (a hub id or folder) instead');
-      await saveModule(dir, 'encoder', model, configJson);
+      const model = (this.encoder as { model?: Module }).model;
+      if (!model) throw new ConfigError('FaePipeline.save', `the encoder ${this.encoder.name} is not a registered component; give encoderSource (a hub id or folder) instead`);
+      await saveModule(dir, 'encoder', model);
     }
     if (this.adapter) {
       this.adapter.setLatentStats({ mean: this.stats.mean, std: this.stats.std } as never);
-      await saveModule(dir, m.adapter, this.adapter, componentJson(this.adapter, 'SingleAttentionEncoder'));
+      await saveModule(dir, m.adapter, this.adapter);
     }
-    if (this.featureDecoder) await saveModule(dir, m.featureDecoder, this.featureDecoder, componentJson(this.featureDecoder, 'FeatureDecoder'));
-    if (this.pixelDecoder) await saveModule(dir, m.pixelDecoder, this.pixelDecoder, componentJson(this.pixelDecoder, 'PixelDecoder'));
-    for (const [name, g] of Object.entries(this.generators)) {
-      await saveModule(dir, name, g.module, componentJson(g.module as Module & { config?: unknown }, g.kind === 'lightningdit' ? 'LightningDiT' : g.kind === 'tarflow' ? 'TarFlow' : g.module.constructor.name));
-    }
+    if (this.featureDecoder) await saveModule(dir, m.featureDecoder, this.featureDecoder);
+    if (this.pixelDecoder) await saveModule(dir, m.pixelDecoder, this.pixelDecoder);
+    for (const [name, g] of Object.entries(this.generators)) await saveModule(dir, m.generators[name].folder, g.module);
     await writeJson(joinPath(dir, PIPELINE_FILE), m);
   }
 
