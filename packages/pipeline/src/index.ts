@@ -6,3 +6,7 @@ export * from './generator.js';
 export * from './components.js';
 export * from './fae-pipeline.js';
 export * from './datasets/index.js';
+export * from './recipes/index.js';
+export * from './cache.js';
+export * from './train/mim.js';
+export * from './train/train-pipeline.js';

@@ -3,7 +3,7 @@
 // item of that order) and batching are the same for image folders, tar shards and MNIST. Only a
 // batch of decoded images is in memory at a time.
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, Rng, type RawImage } from '@fae/core';
+import { ConfigError, Rng, type DataSource, type RawImage } from '@fae/core';
 import { applyTransform, type ImageTransform } from './transforms.js';
 
 /** An image as floats in [0, 1], [H, W, 3] row-major (MNIST's values, kept unquantised). */
@@ -70,10 +70,11 @@ export function epochIndices(size: number, o: Pick<BatchOptions, 'shuffle' | 'se
 export async function* imageBatches(ds: ImageDataset, o: BatchOptions): AsyncGenerator<ImageBatch> {
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new ConfigError('imageBatches', `batchSize must be a positive integer, got ${o.batchSize}`);
   if (ds.size < 1) throw new ConfigError(ds.name, 'the dataset is empty');
-  const order = epochIndices(ds.size, o).subarray(o.skip ?? 0);
+  const order = epochIndices(ds.size, o);
+  // One flip draw per position of the epoch, so a pass resumed with `skip` flips as the whole pass would.
   const flipRng = new Rng(o.seed ?? 0, 1_000_003 + (o.epoch ?? 0));
   const flips = Array.from(order, () => flipRng.nextDouble() < 0.5);
-  for (let start = 0; start < order.length; start += o.batchSize) {
+  for (let start = o.skip ?? 0; start < order.length; start += o.batchSize) {
     const idx = order.subarray(start, start + o.batchSize);
     if (o.dropLast && idx.length < o.batchSize) break;
     const items = await Promise.all(Array.from(idx, (i) => ds.get(i)));
@@ -97,4 +98,25 @@ export function takeItems(ds: ImageDataset, n: number): ImageDataset {
 export function subsetItems(ds: ImageDataset, indices: ArrayLike<number>, name = `${ds.name}[subset]`): ImageDataset {
   const idx = Int32Array.from(indices);
   return { name, size: idx.length, classes: ds.classes, get: (i) => ds.get(idx[i]) };
+}
+
+/**
+ * Position-addressed batches for core's Trainer: batch (epoch, i) is items [i*B, (i+1)*B) of the
+ * epoch's seeded order (a resumed run reads the very batches an uninterrupted one would). Last
+ * incomplete batches are dropped.
+ */
+export function imageDataSource(ds: ImageDataset, o: Omit<BatchOptions, 'epoch' | 'skip' | 'dropLast'>): DataSource<ImageBatch> {
+  const perEpoch = epochIndices(ds.size, { ...o, shuffle: false }).length;
+  const batchesPerEpoch = Math.floor(perEpoch / o.batchSize);
+  if (batchesPerEpoch < 1) throw new ConfigError(ds.name, `batch size ${o.batchSize} exceeds its ${perEpoch} items`);
+  return {
+    batchesPerEpoch,
+    batch: async (epoch: number, index: number) => {
+      const it = imageBatches(ds, { ...o, epoch, skip: index * o.batchSize, dropLast: true });
+      const r = await it.next();
+      await it.return(undefined);
+      if (r.done) throw new ConfigError(ds.name, `no batch ${index} in epoch ${epoch}`);
+      return r.value;
+    },
+  };
 }
