@@ -1,11 +1,11 @@
-// Component checkpoints: one folder per component holding `config.json` + `model.safetensors`
-// (PyTorch key names and layouts, as every @fae model saves them). Written atomically (temp file then
-// rename). Read from a local folder, an http(s) URL of a folder, or a hub id (`org/name`), the last
-// two through @fae/core's hub functions (download cache, progress, integrity checks).
+// The example's models folder: one sub-folder per component in @fae/core's component format
+// (config.json {"class", "fae_format", "config"} + model.safetensors with PyTorch key names), read
+// from a local folder, an http(s) URL of a folder, or a hub id (`org/name`), the last two through
+// @fae/core's hub functions (download cache, progress, integrity checks). Writes are atomic.
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encodeSafetensors, fetchModelFile, parseSafetensors, type HubOptions, type Module, type TensorStore } from '@fae/core';
+import { fetchModelFile, saveComponent as saveComponentFolder, type HubOptions, type Module } from '@fae/core';
 import { InputFileError } from './errors.js';
 
 /** The checkpoints shipped with the example (trained by `fae train all`). */
@@ -49,39 +49,30 @@ export async function readComponentFile(source: string, component: string, file:
   return got.bytes();
 }
 
-export interface LoadedComponent<C> {
-  config: C;
-  store: TensorStore;
+/** Training notes as string metadata (config.json "metadata" and the safetensors header). */
+function notesAsMetadata(notes: Record<string, unknown> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(notes ?? {})) if (v !== undefined) out[k] = typeof v === 'string' ? v : JSON.stringify(v);
+  return out;
 }
 
-/** Reads `config.json` and `model.safetensors` of a component. */
-export async function readComponent<C = Record<string, unknown>>(source: string, component: string): Promise<LoadedComponent<C>> {
-  const configBytes = await readComponentFile(source, component, 'config.json');
-  let config: C;
-  try {
-    config = JSON.parse(new TextDecoder().decode(configBytes)) as C;
-  } catch (e) {
-    throw new InputFileError(`${source}/${component}/config.json`, `not valid JSON (${(e as Error).message})`, e);
-  }
-  const weights = await readComponentFile(source, component, 'model.safetensors');
-  const store = parseSafetensors(weights, `${source}/${component}/model.safetensors`);
-  return { config, store };
+/**
+ * Writes `<dir>/<component>` with @fae/core's saveComponent (atomic folder). `info` may carry training
+ * notes (`trained`, the encoder's `fae_pretraining`); they become string metadata. The class and
+ * config come from the component registry.
+ */
+export async function saveComponent(dir: string, component: string, module: Module, info: object = {}, metadata: Record<string, string> = {}): Promise<string> {
+  const folder = join(dir, component);
+  const { trained, fae_pretraining } = info as { trained?: Record<string, unknown>; fae_pretraining?: string };
+  const notes = { ...notesAsMetadata(trained), ...(fae_pretraining ? { pretraining: fae_pretraining } : {}), ...metadata };
+  await saveComponentFolder(folder, module, { metadata: notes });
+  return folder;
 }
 
 async function writeAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
   await writeFile(tmp, bytes);
   await rename(tmp, path);
-}
-
-/** Writes `<dir>/<component>/{config.json, model.safetensors}` from a module's state dict. */
-export async function saveComponent(dir: string, component: string, module: Module, config: object, metadata: Record<string, string> = {}): Promise<string> {
-  const folder = join(dir, component);
-  await mkdir(folder, { recursive: true });
-  const sd = await module.stateDict();
-  await writeAtomic(join(folder, 'model.safetensors'), encodeSafetensors(sd, { format: 'pt', ...metadata }));
-  await writeAtomic(join(folder, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-  return folder;
 }
 
 /** Writes a JSON file atomically (metrics, training logs). */

@@ -2,21 +2,14 @@
 // ('facebook/dinov2-giant'), an http(s) folder URL or a local folder -> a ready FeatureEncoder.
 // Reads config.json (building the architecture from its model_type), preprocessor_config.json
 // (when present) and model.safetensors or a sharded index, and loads the weights strictly.
-import { resolveModel, loadWeights, ConfigError, type HubOptions, type ImageProcessorOptions, type PreprocessorConfigJson, type TensorStore } from '@fae/core';
+import { resolveModel, loadWeights, ConfigError, type PreprocessorConfigJson, type TensorStore } from '@fae/core';
+import type { LoadEncoderOptions } from './load-options.js';
 import { TransformersEncoder, type FeatureEncoder } from './feature-encoder.js';
 import { findPreset } from './presets.js';
 import { modelTypeEntry, registeredEncoder } from './registry.js';
 
-export interface LoadEncoderOptions extends HubOptions {
-  /** Strict key and shape checks (default true): every tensor of the backbone present, none extra. */
-  strict?: boolean;
-  /** Overrides the checkpoint's preprocessor_config.json (or the preset's). */
-  preprocessorConfig?: PreprocessorConfigJson;
-  /** Whose resize arithmetic preprocessing reproduces ('torch': transformers' fast processors, default). */
-  resizeAlgorithm?: ImageProcessorOptions['algorithm'];
-  /** SigLIP: interpolate position embeddings for inputs of another size (transformers' interpolate_pos_encoding). */
-  interpolatePosEncoding?: boolean;
-}
+export type { LoadEncoderOptions } from './load-options.js';
+
 
 /** Loads an encoder; see the file header for what `source` may be. */
 export async function loadEncoder(source: string, options: LoadEncoderOptions = {}): Promise<FeatureEncoder> {

@@ -8,7 +8,7 @@ import { parseDinov2Config, parseSiglipVisionConfig } from './configs.js';
 import { Dinov2Model } from './dinov2/dinov2-model.js';
 import { SiglipVisionTransformer } from './siglip/siglip-vision-model.js';
 import type { FeatureEncoder } from './feature-encoder.js';
-import type { LoadEncoderOptions } from './load-encoder.js';
+import type { LoadEncoderOptions } from './load-options.js';
 import type { ViTBackbone } from './vit-backbone.js';
 
 export interface ModelTypeEntry {

@@ -1,13 +1,21 @@
 // Building and loading the example's components. Browser-safe (no Node imports): files are read
 // through a `ReadFile` function (the CLI reads folders / URLs / hub ids, the web app fetches).
 // Every component folder holds config.json + model.safetensors (PyTorch key names and layouts).
-import { ConfigError, parseSafetensors, type Module } from '@fae/core';
+import { ConfigError, componentEntry, instantiateComponent, isComponentConfigJson, openComponentFiles, type Module } from '@fae/core';
 import { SingleAttentionEncoder } from '@fae/adapter';
 import { FeatureAutoEncoder, FeatureDecoder, PixelDecoder } from '@fae/decoders';
 import { LightningDiT } from '@fae/diffusion';
 import { TarFlow } from '@fae/flow';
 import type { Dinov2Model } from '@fae/encoders';
-import { DigitClassifier, type DigitClassifierConfig } from '../models/digit-classifier.js';
+import type { DigitClassifier } from '../models/digit-classifier.js';
+// Side-effect imports: each package registers its component classes when loaded (type-only imports
+// would be dropped by the compiler and leave the registry without them).
+import '@fae/adapter';
+import '@fae/decoders';
+import '@fae/diffusion';
+import '@fae/encoders';
+import '@fae/flow';
+import '../models/components.js'; // registers DigitClassifier
 import { buildDigitEncoder, type DigitEncoderConfigJson } from '../models/digit-encoder.js';
 import { COMPONENTS, DEFAULT_SAMPLING, type ComponentName, type SamplingConfig } from './config.js';
 
@@ -44,43 +52,32 @@ async function readJson<T>(read: ReadFile, component: string, file = 'config.jso
   }
 }
 
-async function loadWeights(read: ReadFile, component: string, module: Module): Promise<void> {
-  const store = parseSafetensors(await read(component, 'model.safetensors'), `${component}/model.safetensors`);
-  try {
-    await module.loadStateDict(store, { strict: true });
-  } catch (e) {
-    module.dispose();
-    throw e;
-  }
-  module.eval();
-}
-
 function expectClass(json: ComponentConfigJson, cls: string, component: string): void {
   if (json?.class !== cls || typeof json.config !== 'object') throw new ConfigError(`${component}/config.json`, `expected { "class": "${cls}", "config": {...} }, found class ${JSON.stringify(json?.class)}`);
+}
+
+/** The registered class each component folder must hold. */
+const CLASS_OF: Record<ComponentName, string> = {
+  encoder: 'Dinov2Model', classifier: 'DigitClassifier', adapter: 'SingleAttentionEncoder', featureDecoder: 'FeatureDecoder',
+  pixelDecoder: 'PixelDecoder', dit: 'LightningDiT', ditPixels: 'LightningDiT', tarflow: 'TarFlow',
+};
+
+/** Loads one component through @fae/core's component registry (config + weights, strict). */
+export async function loadComponent<M extends Module>(read: ReadFile, name: ComponentName): Promise<M> {
+  const folder = COMPONENTS[name];
+  const opened = await openComponentFiles(folder, (file) => read(folder, file));
+  const module = await instantiateComponent<M>(opened, { expectClass: CLASS_OF[name] });
+  module.eval();
+  return module;
 }
 
 /** Builds a component from its config.json (random weights), e.g. before training. */
 export function buildComponent(name: ComponentName, json: ComponentConfigJson | DigitEncoderConfigJson): Module {
   const folder = COMPONENTS[name];
-  switch (name) {
-    case 'encoder': return buildDigitEncoder(json as DigitEncoderConfigJson);
-    case 'classifier': expectClass(json as ComponentConfigJson, 'DigitClassifier', folder); return new DigitClassifier((json as ComponentConfigJson<DigitClassifierConfig>).config);
-    case 'adapter': expectClass(json as ComponentConfigJson, 'SingleAttentionEncoder', folder); return new SingleAttentionEncoder((json as ComponentConfigJson<object>).config);
-    case 'featureDecoder': expectClass(json as ComponentConfigJson, 'FeatureDecoder', folder); return new FeatureDecoder((json as ComponentConfigJson<object>).config);
-    case 'pixelDecoder': expectClass(json as ComponentConfigJson, 'PixelDecoder', folder); return new PixelDecoder((json as ComponentConfigJson<object>).config);
-    case 'dit':
-    case 'ditPixels': expectClass(json as ComponentConfigJson, 'LightningDiT', folder); return new LightningDiT((json as ComponentConfigJson<object>).config);
-    case 'tarflow': expectClass(json as ComponentConfigJson, 'TarFlow', folder); return new TarFlow((json as ComponentConfigJson<never>).config);
-  }
-}
-
-/** Loads one component (config + weights, strict). */
-export async function loadComponent<M extends Module>(read: ReadFile, name: ComponentName): Promise<M> {
-  const folder = COMPONENTS[name];
-  const json = await readJson<ComponentConfigJson>(read, folder);
-  const module = buildComponent(name, json);
-  await loadWeights(read, folder, module);
-  return module as M;
+  if (name === 'encoder' && !isComponentConfigJson(json)) return buildDigitEncoder(json as DigitEncoderConfigJson);
+  expectClass(json as ComponentConfigJson, CLASS_OF[name], folder);
+  const c = json as ComponentConfigJson<object>;
+  return componentEntry(c.class, `${folder}/config.json`).create(c.config, `${folder}/config.json`);
 }
 
 export type Need = 'encoder' | 'fae' | 'pixelDecoder' | 'dit' | 'tarflow' | 'ditPixels' | 'classifier';

@@ -5,7 +5,9 @@
 // same weights whatever else the process built before, and every parameter its own stream.
 // tfjs's seeded generators run in JS, so the values are the same on every backend.
 import * as tf from '@tensorflow/tfjs-core';
-import type { Initializer } from './module.js';
+
+/** Initialiser: makes the initial value in OUR layout for a given (our-layout) shape. */
+export type Initializer = (shape: number[]) => tf.Tensor;
 
 /** A seeded initialiser: `draw(shape, seed)` is deterministic in `seed`; calling it uses the base seed. */
 export interface SeededInitializer extends Initializer {

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { StateDictError, type StateDictProblem } from '../errors.js';
 import { MemoryTensorStore, readFloat32, shapeSize, type TensorStore } from '../io/store.js';
 import { fromTorch, ourShape, toTorch, type Layout } from './layout.js';
-import { deriveSeed, isSeededInitializer, type SeededInitializer } from './init.js';
+import { deriveSeed, isSeededInitializer, type Initializer, type SeededInitializer } from './init.js';
 
 export interface ParameterEntry {
   variable: tf.Variable;
@@ -28,9 +28,6 @@ export interface BufferEntry {
   /** Non-persistent buffers (computed tables) are not in the state dict, as in PyTorch. */
   persistent: boolean;
 }
-
-/** Initialiser: makes the initial value in OUR layout for a given (our-layout) shape. */
-export type Initializer = (shape: number[]) => tf.Tensor;
 
 export type StateDictInput = TensorStore | Record<string, tf.Tensor> | Map<string, tf.Tensor>;
 

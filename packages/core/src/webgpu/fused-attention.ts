@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
 import { ATTENTION_BACKWARD_KERNEL, ATTENTION_FORWARD_KERNEL } from './attention-kernels.js';
 import { ATTN_MAX_HEAD_DIM } from './attention-layout.js';
-import { faeWebGPUKernelsEnabled } from './register.js';
+import { faeWebGPUKernelsEnabled } from './kernel-state.js';
 
 export interface FusedAttentionOptions {
   /** Multiplies q.k; default 1/sqrt(headDim). */

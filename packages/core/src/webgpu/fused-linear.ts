@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
 import type { KernelArgs } from './attention-kernels.js';
 import { tiledMatMulProgram, type FusedActivation } from './matmul-tiled.js';
-import { faeWebGPUKernelsEnabled } from './register.js';
+import { faeWebGPUKernelsEnabled } from './kernel-state.js';
 
 export const LINEAR_ACT_KERNEL = 'FaeLinearActivation';
 

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
 import { NORM_MAX_DIM, normProgram } from './norm-program.js';
 import type { KernelArgs } from './attention-kernels.js';
-import { faeWebGPUKernelsEnabled } from './register.js';
+import { faeWebGPUKernelsEnabled } from './kernel-state.js';
 
 export const NORM_KERNEL = 'FaeFusedNorm';
 

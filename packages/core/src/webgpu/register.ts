@@ -5,11 +5,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { tiledMatMulProgram, type FusedActivation } from './matmul-tiled.js';
 import { faeFusedKernels } from './fused-kernels.js';
+import { faeWebGPUKernelsEnabled, setFaeWebGPUKernelsEnabled } from './kernel-state.js';
+
+export { faeWebGPUKernelsEnabled };
 
 type KernelFunc = (args: { inputs: Record<string, tf.TensorInfo>; backend: any; attrs?: Record<string, unknown> }) => tf.TensorInfo | tf.TensorInfo[];
 
 const originals = new Map<string, KernelFunc>();
-let enabled = false;
 
 export interface FaeKernelPolicy {
   /** Below this many multiply-adds the default kernels are as good (launch-bound). */
@@ -82,7 +84,7 @@ function runTiled(args: Parameters<KernelFunc>[0], fused: boolean): tf.TensorInf
  * webgpu backend is not registered. Idempotent; `unregisterFaeWebGPUKernels()` restores tfjs's kernels.
  */
 export function registerFaeWebGPUKernels(): boolean {
-  if (enabled) return true;
+  if (faeWebGPUKernelsEnabled()) return true;
   for (const name of ['BatchMatMul', '_FusedMatMul']) {
     const k = tf.getKernel(name, 'webgpu');
     if (!k) return false;
@@ -96,21 +98,18 @@ export function registerFaeWebGPUKernels(): boolean {
   for (const [name, fn] of Object.entries(faeFusedKernels())) {
     if (!tf.getKernel(name, 'webgpu')) tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: fn as unknown as tf.KernelFunc });
   }
-  enabled = true;
+  setFaeWebGPUKernelsEnabled(true);
   return true;
 }
 
 /** Restores tfjs-backend-webgpu's own kernels (for A/B benchmarks and tests). */
 export function unregisterFaeWebGPUKernels(): void {
-  if (!enabled) return;
+  if (!faeWebGPUKernelsEnabled()) return;
   for (const [name, fn] of originals) {
     tf.unregisterKernel(name, 'webgpu');
     tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: fn as unknown as tf.KernelFunc });
   }
   for (const name of Object.keys(faeFusedKernels())) if (tf.getKernel(name, 'webgpu')) tf.unregisterKernel(name, 'webgpu');
-  enabled = false;
+  setFaeWebGPUKernelsEnabled(false);
 }
 
-export function faeWebGPUKernelsEnabled(): boolean {
-  return enabled;
-}
