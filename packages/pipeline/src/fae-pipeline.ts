@@ -321,9 +321,9 @@ interface LegacySampling {
  * image_size (a resize to it, mean = std = 0.5: the digits example's [-1, 1] input).
  */
 async function legacyManifest(source: string, hub: HubOptions): Promise<PipelineManifest> {
-  const encoderJson = await readSourceJson<{ image_size?: number }>(source, 'encoder/config.json', hub, true);
+  const encoderJson = await readSourceJson<{ image_size?: number; config?: { image_size?: number } }>(source, 'encoder/config.json', hub, true);
   if (!encoderJson) throw new ConfigError(source, `not a models folder: neither ${PIPELINE_FILE} nor encoder/config.json was found`);
-  const size = encoderJson.image_size;
+  const size = encoderJson.config?.image_size ?? encoderJson.image_size; // FAE component format, or a transformers config.json
   if (!Number.isInteger(size)) throw new ConfigError(joinPath(source, 'encoder/config.json'), 'image_size is missing');
   const sampling = (await readSourceJson<LegacySampling>(source, 'sampling.json', hub, true)) ?? {};
   const adapter = await loadModule<SingleAttentionEncoder>(source, 'adapter', hub);
