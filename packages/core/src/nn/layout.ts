@@ -39,7 +39,7 @@ export function toTorch(t: tf.Tensor, layout: Layout, torchShape: readonly numbe
     case 'conv2d': return tf.transpose(t, [3, 2, 0, 1]);
     case 'conv2d-matmul': {
       const [o, i, h, w] = torchShape;
-      return tf.transpose(tf.reshape(t, [h, w, i, o]), [3, 2, 0, 1]);
+      return tf.tidy(() => tf.transpose(tf.reshape(t, [h, w, i, o]), [3, 2, 0, 1])); // the reshape is freed
     }
   }
 }
