@@ -12,3 +12,4 @@ export * as ref64images from './ref64-images.js';
 export * as ref64encoders from './ref64-encoders.js';
 export * as ref64eval from './ref64-eval.js';
 export * as ref64kernels from './ref64-kernels.js';
+export * from './python.js';
