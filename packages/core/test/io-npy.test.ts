@@ -3,12 +3,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { requireNumpy } from '@fae/testing';
 import { WeightsFormatError, encodeZip, readNpy, readNpz, writeNpy, writeNpz, type NpyInput } from '@fae/core';
 
 const tmp = mkdtempSync(join(tmpdir(), 'fae-io-npy-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const hasNumpy = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
 
 const arrays: Record<string, NpyInput> = {
   mu: { shape: [4], data: Float64Array.of(0.5, -1e-300, 1e300, 3) },
@@ -79,7 +79,7 @@ describe('npy / npz', () => {
   });
 
   it('numpy reads our .npz and we read numpy\'s savez / savez_compressed', async (ctx) => {
-    if (!hasNumpy) ctx.skip('python3 with numpy is not installed: the cross-check against numpy cannot run');
+    requireNumpy(ctx, 'the cross-check against numpy');
     for (const compress of [false, true]) {
       const path = join(tmp, `ours-${compress}.npz`);
       writeFileSync(path, writeNpz(arrays, { compress }));

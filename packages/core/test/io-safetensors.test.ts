@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { describeBackends, expectClose, expectNoLeaks, ref64, weightsBuilders } from '@fae/testing';
+import { describeBackends, expectClose, expectNoLeaks, ref64, requireNumpy, weightsBuilders } from '@fae/testing';
 import {
   BytesSource, HubError, Linear, WeightsFormatError, bf16ToFloat, encodeSafetensors, floatToBf16, floatToHalf, halfToFloat,
   openSafetensors, openSafetensorsFile, openSafetensorsUrl, openShardedSafetensors, parseSafetensors, writeFileAtomic,
@@ -127,8 +127,7 @@ describe('safetensors: files (Node)', () => {
   });
 
   it('PyTorch-side readers accept what we write (Python + NumPy reimplementation of the reference checks)', async (ctx) => {
-    const py = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' });
-    if (py.status !== 0) ctx.skip('python3 with numpy is not installed: the Python-side reader check cannot run');
+    requireNumpy(ctx, 'the Python-side reader check');
     const path = join(tmp, 'py.safetensors');
     const src = allDtypes();
     delete (src as Record<string, unknown>).bf16; // NumPy has no bfloat16

@@ -8,6 +8,7 @@ export * from './feature-autoencoder.js';
 export * from './losses.js';
 export * from './patch-discriminator.js';
 export * from './pixel-objective.js';
+export * from './pixel-objective-presets.js';
 export * from './feature-cache.js';
 export * from './train-stages.js';
 export * from './components.js';

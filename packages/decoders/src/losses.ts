@@ -110,8 +110,9 @@ export function generatorAdversarialLoss(logitsFake: tf.Tensor): tf.Scalar {
 
 /**
  * Adaptive GAN weight from the gradients of the two losses w.r.t. the last layer's weight:
- * ||g_nll|| / (||g_gan|| + 1e-4), clipped to [0, maxWeight] (taming's calculate_adaptive_weight).
+ * ||g_nll|| / (||g_gan|| + eps), clipped to [0, maxWeight] (taming's calculate_adaptive_weight: eps
+ * 1e-4; RAE's `train_stage1.py` calculate_adaptive_weight: eps 1e-6).
  */
-export function adaptiveGanWeight(gradNll: tf.Tensor, gradGan: tf.Tensor, maxWeight = 1e4): tf.Scalar {
-  return tf.tidy(() => tf.clipByValue(tf.div(tf.norm(gradNll), tf.add(tf.norm(gradGan), 1e-4)), 0, maxWeight) as tf.Scalar);
+export function adaptiveGanWeight(gradNll: tf.Tensor, gradGan: tf.Tensor, maxWeight = 1e4, eps = 1e-4): tf.Scalar {
+  return tf.tidy(() => tf.clipByValue(tf.div(tf.norm(gradNll), tf.add(tf.norm(gradGan), eps)), 0, maxWeight) as tf.Scalar);
 }

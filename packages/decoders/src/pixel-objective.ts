@@ -29,6 +29,8 @@ export interface GanLossOptions {
   adaptive?: boolean;
   /** Clip of the adaptive weight (taming: 1e4). */
   maxAdaptiveWeight?: number;
+  /** eps in ||g_nll|| / (||g_gan|| + eps) (taming 1e-4, the default; RAE 1e-6). */
+  adaptiveEps?: number;
   /** First step at which the decoder gets the adversarial term (default 0). */
   start?: number;
   /** First step at which the discriminator trains (default = start; RAE starts D 2 epochs earlier). */
@@ -71,6 +73,7 @@ export class PixelDecoderObjective {
         weight: gan.weight ?? 0.75,
         adaptive: gan.adaptive ?? true,
         maxAdaptiveWeight: gan.maxAdaptiveWeight ?? 1e4,
+        adaptiveEps: gan.adaptiveEps ?? 1e-4,
         start: gan.start ?? 0,
         discStart: gan.discStart ?? gan.start ?? 0,
       },
@@ -129,7 +132,7 @@ export class PixelDecoderObjective {
     const flat = (g: tf.Tensor) => tf.reshape(g, [-1, g.shape[2]!]); // [N, P]
     const wNll = tf.matMul(x, flat(gNll), true, false); // [W, P]: d nll / d decoder_pred.weight
     const wGan = tf.matMul(x, flat(gGan), true, false);
-    return stopGradient(adaptiveGanWeight(wNll, wGan, this.options.gan!.maxAdaptiveWeight));
+    return stopGradient(adaptiveGanWeight(wNll, wGan, this.options.gan!.maxAdaptiveWeight, this.options.gan!.adaptiveEps));
   }
 
   dispose(): void {

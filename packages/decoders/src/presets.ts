@@ -13,6 +13,7 @@
 //   decoder_embed 1536 -> 1024 1,573,888; decoder_pos_embed 257 x 1024 (frozen) 263,168; CLS 1,024;
 //   24 ViT-L layers x 12,596,224 = 302,309,376; decoder_norm 2,048; decoder_pred 1024 -> 768 787,200
 //   total 304,936,704 (paper 305.36M: -0.14%). The remaining 0.42M is not explained by the paper.
+import type { PixelObjectivePresetName } from './pixel-objective-presets.js';
 import {
   featureDecoderParameterCount, pixelDecoderParameterCount, resolveFeatureDecoderConfig, resolvePixelDecoderConfig,
   type FeatureDecoderConfig, type PixelDecoderConfig,
@@ -24,6 +25,8 @@ export interface DecoderPreset<C> {
   description: string;
   /** The paper's reported count, where there is one. */
   paperParameters?: number;
+  /** Pixel decoders: the training objective preset that goes with it (PIXEL_OBJECTIVE_PRESETS). */
+  objective?: PixelObjectivePresetName;
 }
 
 function feature(config: Partial<FeatureDecoderConfig>, description: string, paperParameters?: number): DecoderPreset<FeatureDecoderConfig> {
@@ -33,7 +36,8 @@ function feature(config: Partial<FeatureDecoderConfig>, description: string, pap
 
 function pixel(config: Partial<PixelDecoderConfig>, description: string, paperParameters?: number): DecoderPreset<PixelDecoderConfig> {
   const c = resolvePixelDecoderConfig(config);
-  return { config: c, parameters: pixelDecoderParameterCount(c), description, paperParameters };
+  // Every ViT pixel decoder here is RAE's structure; its default objective is RAE's (= 'fae-paper').
+  return { config: c, parameters: pixelDecoderParameterCount(c), description, paperParameters, objective: 'fae-paper' };
 }
 
 const VIT_L = { width: 1024, depth: 24, heads: 16, mlpDim: 4096 } as const;

@@ -14,6 +14,7 @@ import type { FeatureBatch } from './feature-cache.js';
 import type { FeatureAutoEncoder } from './feature-autoencoder.js';
 import type { FeatureAutoEncoderLossOptions } from './losses.js';
 import { PixelDecoderObjective, type PixelObjectiveOptions } from './pixel-objective.js';
+import { pixelObjectivePreset, type PixelObjectivePresetName, type PixelObjectivePresetOptions } from './pixel-objective-presets.js';
 import type { PixelDecoder } from './pixel-decoder.js';
 
 export interface StageProgress extends TrainProgress {
@@ -158,14 +159,20 @@ export function trainStageIb(o: StageIbOptions): Promise<StageResult> {
 
 export interface PixelStageOptions extends StageOptions {
   decoder: PixelDecoder;
-  /** Loss weights, perceptual function and GAN settings, or a ready objective (then not disposed here). */
-  objective?: PixelObjectiveOptions | PixelDecoderObjective;
+  /**
+   * Loss weights, perceptual function and GAN settings; or a named preset, e.g. `{ preset: 'fae-paper',
+   * perceptual }` (GAN starts scaled to `steps`; see PIXEL_OBJECTIVE_PRESETS); or a ready objective
+   * (then not disposed here). Default: L1 only.
+   */
+  objective?: PixelObjectiveOptions | PixelDecoderObjective | ({ preset: PixelObjectivePresetName } & Omit<PixelObjectivePresetOptions, 'totalSteps'>);
   /** Add the decoder's configured feature noise (Ia default true, II default false). */
   noise?: boolean;
 }
 
 function pixelSpec(o: PixelStageOptions, stage: 'Ia' | 'II', data: TrainData<FeatureBatch>, noise: boolean): RunSpec {
-  const objective = o.objective instanceof PixelDecoderObjective ? o.objective : new PixelDecoderObjective(o.decoder, o.objective);
+  const given = o.objective;
+  const options = given && 'preset' in given ? pixelObjectivePreset(given.preset, { ...given, totalSteps: o.steps }) : given;
+  const objective = options instanceof PixelDecoderObjective ? options : new PixelDecoderObjective(o.decoder, options);
   const owned = !(o.objective instanceof PixelDecoderObjective);
   const d = objective.discriminator;
   const params = new Map(o.decoder.trainableVariables());
@@ -189,7 +196,7 @@ function pixelSpec(o: PixelStageOptions, stage: 'Ia' | 'II', data: TrainData<Fea
 }
 
 /** Stage Ia: the pixel decoder on frozen-encoder features with noise (the "Gaussian embedding decoder"). */
-export function trainStageIa(o: PixelStageOptions): Promise<StageResult> {
+export async function trainStageIa(o: PixelStageOptions): Promise<StageResult> {
   return runStage(o, pixelSpec(o, 'Ia', o.data, o.noise ?? true));
 }
 
@@ -199,7 +206,7 @@ export interface StageIIOptions extends PixelStageOptions {
 }
 
 /** Stage II: fine-tunes the pixel decoder on the FAE's reconstructed features x^. */
-export function trainStageII(o: StageIIOptions): Promise<StageResult> {
+export async function trainStageII(o: StageIIOptions): Promise<StageResult> {
   const data = mapFeatures(o.data, (f) => o.fae.reconstruct(f));
   return runStage(o, pixelSpec(o, 'II', data, o.noise ?? false));
 }

@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
-import { describeBackends, expectClose, expectNoLeaks, ref64, ref64fae } from '@fae/testing';
+import { describeBackends, expectClose, expectNoLeaks, ref64, ref64conv, ref64fae } from '@fae/testing';
 import { ShapeError, computeGrads } from '@fae/core';
+import { ConfigError } from '@fae/core';
 import {
-  PatchDiscriminator, PixelDecoder, PixelDecoderObjective, adaptiveGanWeight, featureAutoEncoderLoss, featureCosineSimilarity,
+  PIXEL_DECODER_PRESETS, PIXEL_OBJECTIVE_PRESETS, PatchDiscriminator, PixelDecoder, PixelDecoderObjective, adaptiveGanWeight, pixelObjectivePreset, featureAutoEncoderLoss, featureCosineSimilarity,
   generatorAdversarialLoss, hingeDiscriminatorLoss, pixelReconstructionLoss, stopGradient, type PixelDecoderConfig,
 } from '@fae/decoders';
 import { randomize } from './helpers.js';
@@ -139,5 +140,99 @@ describeBackends('FAE losses', () => {
     tf.dispose([f, images, real, ...Object.values(parts).filter((t): t is tf.Scalar => t !== null)]);
     obj.dispose();
     dec.dispose();
+  });
+
+  it('adaptive GAN weight = w ||d nll/dW_last|| / (||d gan/dW_last|| + eps) against a float64 reference (finite differences)', async () => {
+    // Tiny decoder and PatchGAN; the reference runs both in float64 (ref64fae) and takes central
+    // differences of nll and gan in every entry of decoder_pred.weight (the last layer).
+    const cfg: Partial<PixelDecoderConfig> = { inputDim: 6, width: 8, depth: 1, heads: 2, mlpDim: 12, gridSize: 2, imageSize: 8, layerNormEps: 1e-6, outputMean: [0.5, 0.4, 0.3], outputStd: [0.2, 0.25, 0.3] };
+    const dec = new PixelDecoder(cfg);
+    const sdDec = await randomize(dec, 70, 0.3, { layernorm_before: 1, layernorm_after: 1, 'decoder_norm.weight': 1 });
+    const perceptual = (p: tf.Tensor, t: tf.Tensor) => tf.tidy(() => tf.mul(tf.mean(tf.square(tf.sub(p, t))), 0.5) as tf.Scalar);
+    for (const [weight, eps] of [[0.75, 1e-6], [0.5, 1e-4]] as const) {
+      const obj = new PixelDecoderObjective(dec, { reconstruction: 'l1', perceptual, perceptualWeight: 2, gan: { weight, adaptiveEps: eps, discriminator: { ndf: 4, nLayers: 1 } } });
+      const sdD = await randomize(obj.discriminator!, 71, 0.3);
+      const f = ref64.randomNd([2, 2, 2, 6], 72);
+      const img = ref64.randomNd([2, 8, 8, 3], 73);
+      const images01 = ref64.map(img, (v) => 0.5 + 0.4 * v);
+      const [ft, it01] = [f, images01].map(ref64.toTensor);
+      const parts = await expectNoLeaks(() => obj.loss(ft, it01, { step: 0, noise: false }));
+      // float64: image in [-1, 1] from the reference decoder with decoder_pred.weight = w
+      const { outputMean: m, outputStd: sd } = dec.config;
+      const real = ref64.map(images01, (v) => 2 * v - 1);
+      const fake = (w: Float64Array) => {
+        const sd64 = new Map(sdDec);
+        sd64.set('decoder_pred.weight', ref64.nd(sdDec.get('decoder_pred.weight')!.shape, w));
+        const out = ref64fae.pixelDecoder(f, sd64, { depth: 1, heads: 2, patchSize: 4, eps: 1e-6 });
+        return ref64.map(out, (v, i) => 2 * (v * sd[i % 3] + m[i % 3]) - 1);
+      };
+      const nll = (w: Float64Array) => {
+        const x = fake(w);
+        return ref64fae.reconstruction(x, real, 'l1') + 2 * 0.5 * ref64fae.reconstruction(x, real, 'l2');
+      };
+      const gan = (w: Float64Array) => {
+        const logits = ref64fae.patchDiscriminator(fake(w), sdD, { nLayers: 1, norm: 'batch' });
+        return -logits.data.reduce((a, b) => a + b, 0) / logits.data.length;
+      };
+      const w0 = Float64Array.from(sdDec.get('decoder_pred.weight')!.data);
+      const norm = (g: Float64Array) => Math.sqrt(g.reduce((a, b) => a + b * b, 0));
+      const gN = norm(ref64conv.finiteDifferenceGrad(nll, w0, 1e-6));
+      const gG = norm(ref64conv.finiteDifferenceGrad(gan, w0, 1e-6));
+      const expected = weight * Math.min(1e4, gN / (gG + eps));
+      await expectClose(parts.ganWeight!, expected, 2e-3, `adaptive weight (w ${weight}, eps ${eps})`);
+      await expectClose(parts.rec, ref64fae.reconstruction(fake(w0), real, 'l1'), 1e-4, 'rec');
+      await expectClose(parts.gan!, gan(w0), 2e-3, 'generator adversarial loss');
+      tf.dispose([ft, it01, ...Object.values(parts).filter((t): t is tf.Scalar => t !== null)]);
+      obj.dispose();
+    }
+    // adaptiveGanWeight itself: the clip and eps
+    const [a, b] = [tf.tensor1d([3, 4]), tf.tensor1d([0, 0])];
+    await expectClose(adaptiveGanWeight(a, b), 1e4, 0, 'clipped at 1e4');
+    await expectClose(adaptiveGanWeight(a, b, 1e9, 1e-6), 5e6, 1e-6, 'eps 1e-6');
+    tf.dispose([a, b]);
+    dec.dispose();
+  });
+
+  it('start steps: the generator GAN term from gan.start, the discriminator from gan.discStart, nll only before', async () => {
+    const dec = new PixelDecoder(PIX);
+    await randomize(dec, 80, 0.3, { layernorm_before: 1, layernorm_after: 1, 'decoder_norm.weight': 1 });
+    const obj = new PixelDecoderObjective(dec, { gan: { start: 5, discStart: 3, discriminator: { ndf: 4, nLayers: 2 } } });
+    await randomize(obj.discriminator!, 81, 0.3);
+    const f = ref64.toTensor(ref64.randomNd([2, 4, 4, 6], 82));
+    const images = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 9);
+    const at = async (step: number) => {
+      const p = obj.loss(f, images, { step, noise: false });
+      const v = { loss: await scalar(p.loss), rec: await scalar(p.rec), gan: p.gan && (await scalar(p.gan)), ganWeight: p.ganWeight && (await scalar(p.ganWeight)), disc: p.disc && (await scalar(p.disc)) };
+      tf.dispose(Object.values(p).filter((t): t is tf.Scalar => t !== null));
+      return v;
+    };
+    const s2 = await at(2);
+    expect([s2.gan, s2.ganWeight, s2.disc]).toEqual([null, null, null]);
+    expect(s2.loss).toBe(s2.rec);
+    const s3 = await at(3);
+    expect([s3.gan, s3.ganWeight]).toEqual([null, null]);
+    expect(s3.disc).toBeGreaterThan(0);
+    expect(s3.loss).toBeCloseTo(s3.rec + s3.disc!, 5);
+    const s5 = await at(5);
+    expect(s5.gan).not.toBeNull();
+    expect(s5.ganWeight).toBeGreaterThan(0);
+    expect(s5.loss).toBeCloseTo(s5.rec + s5.ganWeight! * s5.gan! + s5.disc!, 4);
+    tf.dispose([f, images]);
+    obj.dispose();
+    dec.dispose();
+  });
+
+  it("objective presets: 'fae-paper' is RAE's recipe with starts scaled to the run, needs a perceptual loss; the paper's decoders default to it", () => {
+    const perceptual = (p: tf.Tensor, t: tf.Tensor) => tf.mean(tf.abs(tf.sub(p, t))) as tf.Scalar;
+    const paper = pixelObjectivePreset('fae-paper', { totalSteps: 1_000_000, perceptual });
+    expect(paper).toMatchObject({ reconstruction: 'l1', reconstructionWeight: 1, perceptualWeight: 1, gan: { weight: 0.75, adaptive: true, adaptiveEps: 1e-6, maxAdaptiveWeight: 1e4, start: 500_000, discStart: 375_000 } });
+    expect(paper.perceptual).toBe(perceptual);
+    expect(pixelObjectivePreset('titok-stage2', { totalSteps: 500_000, perceptual }).gan).toMatchObject({ weight: 0.01, adaptive: false, start: 20_000, discStart: 20_000 });
+    expect(pixelObjectivePreset('mnist', { totalSteps: 100 })).toMatchObject({ reconstruction: 'l2', perceptualWeight: 0, gan: false });
+    expect(() => pixelObjectivePreset('fae-paper', { totalSteps: 10 })).toThrow(ConfigError);
+    expect(() => pixelObjectivePreset('fae-paper', { totalSteps: 10 })).toThrow(/needs a perceptual loss/);
+    expect(() => pixelObjectivePreset('gan', { totalSteps: 10 })).toThrow(/known: fae-paper, titok-stage2, mnist/);
+    expect(PIXEL_DECODER_PRESETS['fae-dinov2-g-vit-l'].objective).toBe('fae-paper');
+    expect(Object.keys(PIXEL_OBJECTIVE_PRESETS)).toEqual(['fae-paper', 'titok-stage2', 'mnist']);
   });
 });

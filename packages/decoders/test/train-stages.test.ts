@@ -139,4 +139,24 @@ describeBackends('training stages', () => {
     fae.dispose();
     dec.dispose();
   });
+
+  it("stage Ia with objective { preset: 'fae-paper' }: D from 37.5% of the run, the adaptive GAN term from 50%", async () => {
+    const cache = await syntheticCache(true);
+    const dec = new PixelDecoder({ inputDim: 16, width: 16, depth: 1, heads: 2, mlpDim: 32, gridSize: 4, imageSize: 8, outputMean: [0.5, 0.5, 0.5], outputStd: [0.5, 0.5, 0.5] });
+    const events: StageProgress[] = [];
+    const perceptual = (p: tf.Tensor, t: tf.Tensor) => tf.mean(tf.square(tf.sub(p, t))) as tf.Scalar;
+    const r = await trainStageIa({
+      decoder: dec, data: cache.dataSource({ batchSize: 8, seed: 2 }), steps: 8, lr: 1e-3, warmupSteps: 1, seed: 5,
+      objective: { preset: 'fae-paper', perceptual, discriminator: { ndf: 4, nLayers: 1 } },
+      onProgress: (p) => { events.push(p); },
+    });
+    // ctx.step counts the steps done before: D trains from step 3 (= round(0.375 * 8)), G's GAN term from 4.
+    expect(events.map((e) => e.parts.disc !== undefined)).toEqual([false, false, false, true, true, true, true, true]);
+    expect(events.map((e) => e.parts.gan !== undefined)).toEqual([false, false, false, false, true, true, true, true]);
+    expect(events.every((e) => e.parts.perceptual! > 0)).toBe(true);
+    expect(events[5].parts.ganWeight).toBeGreaterThan(0);
+    r.dispose();
+    await expect(trainStageIa({ decoder: dec, data: cache.dataSource({ batchSize: 8, seed: 2 }), steps: 2, objective: { preset: 'fae-paper' } })).rejects.toThrow(/needs a perceptual loss/);
+    dec.dispose();
+  });
 });

@@ -18,4 +18,5 @@ export * from './samplers/heun.js';
 export * from './samplers/euler-maruyama.js';
 export * from './samplers/guidance.js';
 export * from './samplers/sample.js';
+export * from './presets-sampling.js';
 export * from './train.js';

@@ -13,3 +13,4 @@ export * as ref64encoders from './ref64-encoders.js';
 export * as ref64eval from './ref64-eval.js';
 export * as ref64kernels from './ref64-kernels.js';
 export * from './import-graph.js';
+export * from './python.js';

@@ -14,10 +14,16 @@ export interface ExpandedFixture {
   label: string;
 }
 
-/** Expands each path: a fixture stays itself; a folder of fixtures becomes its fixtures (index.json order when present). */
-export function expandFixtureDirs(paths: string[]): { fixtures: ExpandedFixture[]; missing: string[] } {
+/**
+ * Expands each path: a fixture stays itself; a folder of fixtures becomes its fixtures (index.json
+ * order when present). `missing` holds the paths that are not directories; `indexErrors` each name an
+ * index.json lists without a folder of that name, and each index.json that is not a JSON array of
+ * names (both fail the run: a fixture must not disappear silently).
+ */
+export function expandFixtureDirs(paths: string[]): { fixtures: ExpandedFixture[]; missing: string[]; indexErrors: string[] } {
   const fixtures: ExpandedFixture[] = [];
   const missing: string[] = [];
+  const indexErrors: string[] = [];
   const visit = (dir: string, depth: number) => {
     const files = readdirSync(dir, { withFileTypes: true });
     const isFixture = files.some((f) => f.isFile() && FIXTURE_MARKERS.includes(f.name));
@@ -29,11 +35,17 @@ export function expandFixtureDirs(paths: string[]): { fixtures: ExpandedFixture[
     let order = subdirs;
     const index = join(dir, 'index.json');
     if (existsSync(index)) {
+      let parsed: unknown;
       try {
-        const listed = JSON.parse(readFileSync(index, 'utf8'));
-        if (Array.isArray(listed)) order = [...listed.filter((n) => typeof n === 'string' && subdirs.includes(n)), ...subdirs.filter((n) => !listed.includes(n))];
-      } catch {
-        /* an unreadable index falls back to the folder listing */
+        parsed = JSON.parse(readFileSync(index, 'utf8'));
+      } catch (e) {
+        indexErrors.push(`${index}: not valid JSON (${(e as Error).message})`);
+      }
+      const listed = Array.isArray(parsed) && parsed.every((n) => typeof n === 'string') ? (parsed as string[]) : undefined;
+      if (parsed !== undefined && !listed) indexErrors.push(`${index}: expected a JSON array of folder names`);
+      else if (listed) {
+        for (const n of listed) if (!subdirs.includes(n)) indexErrors.push(`${join(dir, n)}: listed in ${index} but there is no such folder`);
+        order = [...listed.filter((n) => subdirs.includes(n)), ...subdirs.filter((n) => !listed.includes(n))];
       }
     }
     for (const s of order) visit(join(dir, s), depth + 1);
@@ -43,7 +55,7 @@ export function expandFixtureDirs(paths: string[]): { fixtures: ExpandedFixture[
     if (!existsSync(dir) || !statSync(dir).isDirectory()) missing.push(p);
     else visit(dir, 0);
   }
-  return { fixtures, missing };
+  return { fixtures, missing, indexErrors };
 }
 
 /** Tensor names in a safetensors file, from its header only. */
@@ -87,17 +99,41 @@ export function fileStartsWith(path: string, magic: number[]): boolean {
   }
 }
 
-/** max|a-b| and max|a-b| / max|b| over two equally long arrays (b is the reference); NaN counts as Infinity. */
-export function errorStats(a: ArrayLike<number | bigint>, b: ArrayLike<number | bigint>): { maxAbs: number; rel: number } {
-  if (a.length !== b.length) return { maxAbs: Infinity, rel: Infinity };
+export interface ErrorStats {
+  /** max|a-b| over the compared elements (Infinity on any mismatch of NaN or of length). */
+  maxAbs: number;
+  /** maxAbs / max|b| (b is the reference; maxAbs itself where b is all zero). */
+  rel: number;
+  /** Elements where both are NaN and the caller said why that is expected (`nanWhy`). */
+  nanMatched: number;
+  /** Says so where nanMatched > 0. */
+  note?: string;
+}
+
+/**
+ * max|a-b| and max|a-b| / max|b| over two equally long arrays (b is the reference). A NaN is a
+ * mismatch (Infinity) wherever it appears, with one exception: an element where the reference is NaN
+ * too is skipped when the caller passes `nanWhy` (why the reference holds NaN there, e.g. "upstream's
+ * sample overflowed"); such elements are counted and the note repeats the reason. Equal infinities
+ * compare as 0 (an exact copy).
+ */
+export function errorStats(a: ArrayLike<number | bigint>, b: ArrayLike<number | bigint>, opts: { nanWhy?: string } = {}): ErrorStats {
+  if (a.length !== b.length) return { maxAbs: Infinity, rel: Infinity, nanMatched: 0, note: `length ${a.length} vs reference ${b.length}` };
   let maxAbs = 0;
   let maxRef = 0;
+  let nanMatched = 0;
   for (let i = 0; i < a.length; i++) {
     const x = Number(a[i]);
     const y = Number(b[i]);
-    const d = Object.is(x, y) ? 0 : Math.abs(x - y);
-    if (!(d <= maxAbs)) maxAbs = Number.isNaN(d) ? Infinity : d;
-    maxRef = Math.max(maxRef, Math.abs(y));
+    if (Number.isNaN(x) || Number.isNaN(y)) {
+      if (Number.isNaN(x) && Number.isNaN(y) && opts.nanWhy) nanMatched++;
+      else maxAbs = Infinity;
+      continue;
+    }
+    const d = x === y ? 0 : Math.abs(x - y);
+    if (d > maxAbs) maxAbs = d;
+    if (Number.isFinite(y)) maxRef = Math.max(maxRef, Math.abs(y));
   }
-  return { maxAbs, rel: maxRef === 0 ? maxAbs : maxAbs / maxRef };
+  const note = nanMatched ? `${nanMatched} NaN element(s) match reference NaN: ${opts.nanWhy}` : undefined;
+  return { maxAbs, rel: maxRef === 0 ? maxAbs : maxAbs / maxRef, nanMatched, ...(note ? { note } : {}) };
 }

@@ -18,13 +18,22 @@ export function formatLine(fixture: string, backend: string, o: ParityOutput): s
   return `${verdict}  ${fixture}  ${o.name}  max_abs=${num(o.maxAbs)}  rel=${num(o.rel)}  tol=${o.tol}  [${backend}]${o.note ? `  (${o.note})` : ''}`;
 }
 
+/** The fixture's `output.*` tensors that no handler output was judged against. */
+export function uncomparedOutputs(ioKeys: readonly string[], compared: ReadonlySet<string | undefined>): string[] {
+  return ioKeys.filter((k) => k.startsWith('output.') && !compared.has(k));
+}
+
 /** Runs every fixture under `paths` on each backend; prints through `log`; returns the counts. */
 export async function runParity(paths: string[], backends: TestBackend[], handlers: ParityHandler[], log: (line: string) => void = console.log): Promise<ParitySummary> {
   let passed = 0;
   let failed = 0;
-  const { fixtures, missing } = expandFixtureDirs(paths);
+  const { fixtures, missing, indexErrors } = expandFixtureDirs(paths);
   for (const m of missing) {
     log(`FAIL  ${m}  (no such directory)`);
+    failed++;
+  }
+  for (const e of indexErrors) {
+    log(`FAIL  ${e}`);
     failed++;
   }
   for (const backend of backends) {
@@ -67,6 +76,10 @@ export async function runParity(paths: string[], backends: TestBackend[], handle
       const leaked = tf.memory().numTensors - before;
       if (leaked > 0) outputs.push({ name: 'tensor leak', maxAbs: leaked, rel: leaked, tol: 0, pass: false, note: `${leaked} tensor(s) left behind` });
       if (!outputs.length) outputs.push({ name: 'outputs', maxAbs: Infinity, rel: Infinity, tol: 0, pass: false, note: 'the handler compared nothing' });
+      const compared = new Set(outputs.map((o) => o.refKey));
+      for (const key of uncomparedOutputs(files.ioKeys ?? [], compared)) {
+        outputs.push({ name: key, maxAbs: Infinity, rel: Infinity, tol: 0, pass: false, refKey: key, note: `io.safetensors holds ${key} but the ${handler.name} handler does not compare it` });
+      }
       for (const o of outputs) {
         log(formatLine(fx.label, backend, o));
         if (o.pass) passed++;

@@ -23,6 +23,12 @@ export interface ParityOutput {
   tol: number;
   pass: boolean;
   note?: string;
+  /**
+   * The io.safetensors key this output was judged against (e.g. 'output.last_hidden_state'). The
+   * runner fails a fixture for every `output.*` tensor that no output names here, so a handler cannot
+   * pass a fixture while ignoring some of its reference outputs.
+   */
+  refKey?: string;
 }
 
 export interface ParityHandler {
@@ -30,6 +36,10 @@ export interface ParityHandler {
   name: string;
   /** True when this handler implements the fixture. */
   detect(f: FixtureFiles): boolean;
-  /** Runs the fixture on the active tfjs backend; must leave no tensors behind. */
+  /**
+   * Runs the fixture on the active tfjs backend; must leave no tensors behind. Every `output.*` tensor
+   * of io.safetensors must be named by some returned output's `refKey`. NaN is a mismatch unless the
+   * reference is NaN at that element and the handler says why (errorStats' `nanWhy`, in the note).
+   */
   run(f: FixtureFiles): Promise<ParityOutput[]>;
 }

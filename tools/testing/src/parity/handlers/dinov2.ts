@@ -8,22 +8,16 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { parseSafetensors, readFloat32, type TensorStore } from '@fae/core';
 import { createBackbone, modelTypeEntry } from '@fae/encoders';
+import { errorStats } from '../fixture-files.js';
 import type { FixtureFiles, ParityHandler, ParityOutput } from '../types.js';
 
 const TOL = 1e-4;
 
-/** max|a-b| and max|a-b| / max|b| against the reference b. */
-export function compareOutput(name: string, actual: ArrayLike<number>, expected: ArrayLike<number>, shape: readonly number[], refShape: readonly number[], tol = TOL): ParityOutput {
-  if (shape.join() !== refShape.join()) return { name, maxAbs: Infinity, rel: Infinity, tol, pass: false, note: `shape [${shape}] vs reference [${refShape}]` };
-  let maxAbs = 0;
-  let maxRef = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const d = Math.abs(actual[i] - expected[i]);
-    maxAbs = Number.isNaN(d) ? Infinity : Math.max(maxAbs, d);
-    maxRef = Math.max(maxRef, Math.abs(expected[i]));
-  }
-  const rel = maxRef === 0 ? maxAbs : maxAbs / maxRef;
-  return { name, maxAbs, rel, tol, pass: rel <= tol };
+/** max|a-b| and max|a-b| / max|b| against the reference b (the io key `refKey`); any NaN fails (errorStats). */
+export function compareOutput(name: string, actual: ArrayLike<number>, expected: ArrayLike<number>, shape: readonly number[], refShape: readonly number[], refKey: string, tol = TOL): ParityOutput {
+  if (shape.join() !== refShape.join()) return { name, maxAbs: Infinity, rel: Infinity, tol, pass: false, refKey, note: `shape [${shape}] vs reference [${refShape}]` };
+  const { maxAbs, rel } = errorStats(actual, expected);
+  return { name, maxAbs, rel, tol, pass: rel <= tol, refKey };
 }
 
 /**
@@ -55,10 +49,10 @@ export async function runVisionModelParity(dir: string): Promise<ParityOutput[]>
         else if (name === 'pooler_output') t = out.pooled;
         else if (/^hidden_states_\d+$/.test(name)) t = out.hidden[Number(name.split('_')[2])] ?? null;
         if (!t) {
-          results.push({ name, maxAbs: Infinity, rel: Infinity, tol: TOL, pass: false, note: 'no such output in our model' });
+          results.push({ name, maxAbs: Infinity, rel: Infinity, tol: TOL, pass: false, refKey: key, note: 'no such output in our model' });
           continue;
         }
-        results.push(compareOutput(name, await t.data(), ref, t.shape, refShape));
+        results.push(compareOutput(name, await t.data(), ref, t.shape, refShape, key));
       }
     } finally {
       tf.dispose([nchw, out.last, ...(out.pooled ? [out.pooled] : []), ...out.hidden]);

@@ -64,7 +64,7 @@ export async function runInceptionFixture(dir: string, opts: InceptionFixtureOpt
         rows.forEach((r, i) => refRows.set(ref.subarray(r * dim, (r + 1) * dim), i * dim));
         const got = (await feats[name]!.data()) as Float32Array;
         const { maxAbs, rel } = got.length === refRows.length ? errorStats(got, refRows) : { maxAbs: Infinity, rel: Infinity };
-        out.push({ name: `images_${idx}[${rows.join(',')}] ${name}`, maxAbs, rel, tol: 1e-4, pass: rel <= 1e-4 });
+        out.push({ name: `images_${idx}[${rows.join(',')}] ${name}`, maxAbs, rel, tol: 1e-4, pass: rel <= 1e-4, refKey });
       }
       tf.dispose(Object.values(feats));
     }

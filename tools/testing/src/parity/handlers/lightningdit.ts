@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { parseSafetensors, readFloat32 } from '@fae/core';
 import { lightningDiTFromStore } from '@fae/diffusion';
+import { errorStats } from '../fixture-files.js';
 import type { FixtureFiles, ParityHandler, ParityOutput } from '../types.js';
 
 const TOL = 1e-4;
@@ -30,17 +31,10 @@ export async function runLightningDiTParity(dir: string): Promise<ParityOutput[]
     const expected = await readFloat32(io, 'output.out');
     const outInfo = io.info('output.out')!;
     if (out.shape.join() !== outInfo.shape.join()) {
-      return [{ name: 'out', maxAbs: Infinity, rel: Infinity, tol: TOL, pass: false, note: `shape [${out.shape}] vs reference [${outInfo.shape}]` }];
+      return [{ name: 'out', maxAbs: Infinity, rel: Infinity, tol: TOL, pass: false, refKey: 'output.out', note: `shape [${out.shape}] vs reference [${outInfo.shape}]` }];
     }
-    let maxAbs = 0;
-    let maxRef = 0;
-    for (let i = 0; i < expected.length; i++) {
-      const d = Math.abs(actual[i] - expected[i]);
-      maxAbs = Number.isNaN(d) ? Infinity : Math.max(maxAbs, d);
-      maxRef = Math.max(maxRef, Math.abs(expected[i]));
-    }
-    const rel = maxRef === 0 ? maxAbs : maxAbs / maxRef;
-    return [{ name: 'out', maxAbs, rel, tol: TOL, pass: rel <= TOL }];
+    const { maxAbs, rel } = errorStats(actual, expected);
+    return [{ name: 'out', maxAbs, rel, tol: TOL, pass: rel <= TOL, refKey: 'output.out' }];
   } finally {
     model.dispose();
   }

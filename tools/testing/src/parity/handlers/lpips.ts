@@ -43,7 +43,7 @@ export async function runLpipsFixture(dir: string, vgg?: string, lin?: string): 
     const out: ParityOutput[] = [];
     for (const [name, t] of [['lpips', r.distance], ['per_layer', r.perLayer]] as const) {
       const { maxAbs, rel } = errorStats((await t.data()) as Float32Array, io.readSync(`output.${name}`) as Float32Array);
-      out.push({ name, maxAbs, rel, tol: 1e-4, pass: rel <= 1e-4 });
+      out.push({ name, maxAbs, rel, tol: 1e-4, pass: rel <= 1e-4, refKey: `output.${name}` });
     }
     tf.dispose([a, b, r.distance, r.perLayer]);
     return out;

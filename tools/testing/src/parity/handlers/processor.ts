@@ -20,7 +20,7 @@ export async function runProcessorParity(dir: string): Promise<ParityOutput[]> {
   const results: ParityOutput[] = [];
   for (const [algorithm, tol] of [['torch', 1e-4], ['pil', 1e-2]] as const) {
     const nchw = tf.tidy(() => tf.transpose(ImageProcessor.fromConfig(config, { algorithm }).preprocess(image), [0, 3, 1, 2]));
-    const out = compareOutput(algorithm === 'torch' ? 'pixel_values' : 'pixel_values (PIL resize)', await nchw.data(), ref, nchw.shape, refShape, tol);
+    const out = compareOutput(algorithm === 'torch' ? 'pixel_values' : 'pixel_values (PIL resize)', await nchw.data(), ref, nchw.shape, refShape, 'output.pixel_values', tol);
     nchw.dispose();
     results.push(out);
   }

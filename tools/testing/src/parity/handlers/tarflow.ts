@@ -90,7 +90,7 @@ export async function runTarflowParity(dir: string): Promise<ParityOutput[]> {
   const results: ParityOutput[] = [];
   const check = async (name: string, ours: tf.Tensor) => {
     const ref = await readFloat32(io, name);
-    results.push(compareWithNonFinite(name.replace(/^output\./, ''), (await ours.data()) as Float32Array, ref, 1e-4, ours.shape[0]));
+    results.push({ ...compareWithNonFinite(name.replace(/^output\./, ''), (await ours.data()) as Float32Array, ref, 1e-4, ours.shape[0]), refKey: name });
     ours.dispose();
   };
   try {
