@@ -159,7 +159,13 @@ async function startOne(name: string, opts: InitBackendOptions): Promise<Backend
     info.adapter = 'WebAssembly (XNNPACK)';
     if ((opts.wasmKernels ?? 'fae') === 'fae' && registerFaeWasmKernels()) info.features.push('fae-kernels');
   }
-  if (name === 'cpu') info.adapter = 'JavaScript (tfjs-backend-cpu)';
+  if (name === 'cpu') {
+    info.adapter = 'JavaScript (tfjs-backend-cpu)';
+    // tfjs-backend-cpu prints a banner suggesting tfjs-node on its first tensor in Node; a caller that
+    // chose this backend (or `auto`, which prefers tfjs-node where installed) has seen the choice.
+    const cpu = tf.backend() as { firstUse?: boolean };
+    if (isNode && cpu.firstUse === true) cpu.firstUse = false;
+  }
   if (name === 'tensorflow') info.adapter = 'libtensorflow (tfjs-node)';
   return info;
 }
