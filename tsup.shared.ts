@@ -25,6 +25,8 @@ export interface FaePackageOptions {
   entry: Record<string, string>;
   /** Node-only entry points (CLIs): built as Node ESM only, without types. */
   nodeOnly?: Record<string, string>;
+  /** Text put first in every .d.ts / .d.cts (e.g. a `/// <reference types>` directive). */
+  typesBanner?: string;
 }
 
 // Kept external in every build: peer dependencies and sibling packages.
@@ -79,7 +81,7 @@ export function faePackage(opts: FaePackageOptions): Options[] {
       format: ['esm', 'cjs'],
       platform: 'node',
       shims: true, // import.meta.url in the CommonJS build
-      dts: true,
+      dts: opts.typesBanner ? { banner: opts.typesBanner } : true,
       clean: true,
     },
     {

@@ -6,4 +6,8 @@ export default faePackage({
     'backends/wasm': 'src/backends/wasm.ts',
     'backends/webgpu': 'src/backends/webgpu.ts',
   },
+  // tfjs-core declares the method-style ops (`x.mean()`, registered at runtime by core's index) as
+  // augmentations of its Tensor, in the files that register them: referenced here, they are in scope
+  // for every user of @fae/core's types (types only; nothing is loaded).
+  typesBanner: "import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js';",
 });

@@ -1,4 +1,5 @@
 // @fae/core: backends, weights IO, hub loading, the Module system, layers, training utilities, images.
+// (Its .d.ts also references tfjs-core's chained-op types: packages/core/tsup.config.ts.)
 import './register-gradients.js';
 export * from './errors.js';
 export * from './backend/init.js';

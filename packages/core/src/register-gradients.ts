@@ -7,3 +7,4 @@
 // everywhere, so @fae/core registers both once; this is why the package declares side effects.
 // @ts-ignore generated JavaScript without types
 import './generated/tfjs-registrations.js';
+

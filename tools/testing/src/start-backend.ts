@@ -25,6 +25,8 @@ async function start(backend: TestBackend): Promise<string | null> {
     } else return `unknown backend '${backend}' (use cpu, wasm or webgpu)`;
     const ok = await tf.setBackend(backend);
     await tf.ready();
+    // quiet tests: tfjs-backend-cpu prints a banner recommending tfjs-node on its first tensor in Node
+    if (backend === 'cpu') (tf.backend() as { firstUse?: boolean }).firstUse = false;
     if (!ok || tf.getBackend() !== backend) {
       return backend === 'webgpu'
         ? 'no WebGPU adapter: run `node scripts/lavapipe.mjs` (software Vulkan) and start tests through vitest so LD_LIBRARY_PATH/VK_ICD_FILENAMES are set'

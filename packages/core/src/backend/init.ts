@@ -29,9 +29,10 @@ export interface InitBackendOptions {
   /** WebGPU in Node: options passed to the `webgpu` package's `create()` (Dawn toggles). */
   dawnOptions?: string[];
   /**
-   * wasm: number of threads. Default in Node: all cores (through startWasmWithThreads, which makes
-   * tfjs's threaded build start under worker_threads); in browsers tfjs decides (needs cross-origin
-   * isolation). 1 = single-threaded.
+   * wasm: number of threads. Default in Node: 1 (measured: one thread beats all cores for small models
+   * and on a busy machine; see the core README). More than 1 starts tfjs's threaded build under
+   * worker_threads (startWasmWithThreads; its workers never keep the process alive). In browsers tfjs
+   * decides (threads need cross-origin isolation) unless a count is given.
    */
   wasmThreads?: number;
   /**
@@ -128,7 +129,7 @@ async function startOne(name: string, opts: InitBackendOptions): Promise<Backend
   let wasmThreadsNote: string | undefined;
   try {
     if (name === 'wasm' && isNode && tf.getBackend() !== 'wasm') {
-      const r = await startWasmWithThreads(opts.wasmThreads);
+      const r = await startWasmWithThreads(opts.wasmThreads ?? 1);
       wasmThreads = r.threads;
       wasmThreadsNote = r.reason;
     }
@@ -155,11 +156,17 @@ async function startOne(name: string, opts: InitBackendOptions): Promise<Backend
     const mod = await backendModule('wasm').catch(() => null);
     const threads = wasmThreads ?? mod?.getThreadsCount?.() ?? 1;
     info.features = [simd ? 'simd' : 'no-simd', threads > 1 ? `threads:${threads}` : 'single-thread'];
-    if (wasmThreadsNote && threads <= 1) info.features.push(`note: ${wasmThreadsNote}`);
+    if (wasmThreadsNote && threads <= 1 && (opts.wasmThreads ?? 1) > 1) info.features.push(`note: ${wasmThreadsNote}`);
     info.adapter = 'WebAssembly (XNNPACK)';
     if ((opts.wasmKernels ?? 'fae') === 'fae' && registerFaeWasmKernels()) info.features.push('fae-kernels');
   }
-  if (name === 'cpu') info.adapter = 'JavaScript (tfjs-backend-cpu)';
+  if (name === 'cpu') {
+    info.adapter = 'JavaScript (tfjs-backend-cpu)';
+    // tfjs-backend-cpu prints a banner suggesting tfjs-node on its first tensor in Node; a caller that
+    // chose this backend (or `auto`, which prefers tfjs-node where installed) has seen the choice.
+    const cpu = tf.backend() as { firstUse?: boolean };
+    if (isNode && cpu.firstUse === true) cpu.firstUse = false;
+  }
   if (name === 'tensorflow') info.adapter = 'libtensorflow (tfjs-node)';
   return info;
 }

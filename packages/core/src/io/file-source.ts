@@ -14,10 +14,28 @@ async function importNode<T>(specifier: string): Promise<T> {
   return import(/* @vite-ignore */ specifier) as Promise<T>;
 }
 
-/** node:fs/promises, or an error naming `what` when not in Node. */
-export async function nodeFs(what: string): Promise<FsPromises> {
+/**
+ * The part of node:fs/promises that FAE's packages use through {@link nodeFs}, declared here so that
+ * the public types do not need @types/node.
+ */
+export interface NodeFs {
+  readFile(path: string): Promise<Uint8Array>;
+  readFile(path: string, encoding: 'utf8'): Promise<string>;
+  writeFile(path: string, data: Uint8Array | string): Promise<void>;
+  mkdir(path: string, opts?: { recursive?: boolean }): Promise<string | undefined>;
+  readdir(path: string): Promise<string[]>;
+  rename(from: string, to: string): Promise<void>;
+  rm(path: string, opts?: { recursive?: boolean; force?: boolean }): Promise<void>;
+}
+
+async function fsPromises(what: string): Promise<FsPromises> {
   if (!isNode) throw new WeightsFormatError(what, 'reading or writing local files needs Node.js (in a browser, pass bytes or a URL)');
   return importNode<FsPromises>('node:fs/promises');
+}
+
+/** node:fs/promises, or an error naming `what` when not in Node. */
+export async function nodeFs(what: string): Promise<NodeFs> {
+  return fsPromises(what);
 }
 
 /** A ByteSource over a local file: reads exactly the requested ranges with positioned reads. */
@@ -26,7 +44,7 @@ export class FileSource implements ByteSource {
   private constructor(readonly name: string, readonly size: number, private readonly fh: FileHandle) {}
 
   static async open(path: string): Promise<FileSource> {
-    const fs = await nodeFs(path);
+    const fs = await fsPromises(path);
     let fh: FileHandle;
     try {
       fh = await fs.open(path, 'r');
@@ -70,7 +88,7 @@ export function openFileSource(path: string): Promise<FileSource> {
 
 /** Reads a whole local file (Node only). */
 export async function readLocalFile(path: string): Promise<Uint8Array> {
-  const fs = await nodeFs(path);
+  const fs = await fsPromises(path);
   try {
     const b = await fs.readFile(path);
     return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
@@ -100,7 +118,7 @@ export const STALE_TEMP_MS = 24 * 3600 * 1000;
  * loss) left behind. Returns the names removed. Never throws (a race with another cleaner is fine).
  */
 export async function removeOrphanTemps(dir: string, pidOf: (name: string) => number | null): Promise<string[]> {
-  const fs = await nodeFs(dir);
+  const fs = await fsPromises(dir);
   let names: string[];
   try {
     names = await fs.readdir(dir);
@@ -133,7 +151,7 @@ const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
  * `chunks` may be produced lazily (an async iterable), so large files are never held whole.
  */
 export async function writeFileAtomic(path: string, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<number> {
-  const fs = await nodeFs(path);
+  const fs = await fsPromises(path);
   const slash = path.lastIndexOf('/');
   const dir = slash < 0 ? '.' : path.slice(0, slash) || '/';
   const base = path.slice(slash + 1);

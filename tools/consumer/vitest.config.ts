@@ -1,0 +1,2 @@
+import { faeVitestConfig } from '../../vitest.shared';
+export default faeVitestConfig(import.meta.url);
