@@ -5,10 +5,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mkdtemp, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { describeBackends, expectClose, ref64 } from '@fae/testing';
 import {
-  ConfigError, Linear, Module, StateDictError, componentNameOf, encodeComponent, encodeSafetensors, instantiateComponent, loadComponent,
+  ConfigError, Linear, Module, StateDictError, checkGeometry, componentNameOf, encodeComponent, encodeSafetensors, instantiateComponent, loadComponent,
   openComponentFiles, parseSafetensors, readComponentConfig, registerComponent, registeredComponentNames, saveComponent, unregisterComponent,
 } from '@fae/core';
 
@@ -162,3 +162,11 @@ describeBackends('component format', () => {
     expect(unregisterComponent('NoSuch')).toBe(false);
   });
 }, { backends: ['cpu'] });
+
+describe('shape naming across packages', () => {
+  it('checkGeometry agrees shared fields and names the parts that differ', () => {
+    expect(checkGeometry({ encoder: { featureDim: 64 }, adapter: { grid: 7, featureDim: 64, latentChannels: 8 }, dit: { grid: 7, latentChannels: 8 } }))
+      .toEqual({ grid: 7, featureDim: 64, latentChannels: 8 });
+    expect(() => checkGeometry({ adapter: { grid: 7, latentChannels: 8 }, dit: { grid: 7, latentChannels: 32 } })).toThrow(/adapter \/ dit: latentChannels differs: adapter has 8, dit has 32/);
+  });
+});
