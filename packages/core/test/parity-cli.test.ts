@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, describeFixture } from '@fae/testing';
-import { expandFixtureDirs, readFixtureFiles } from '@fae/testing/parity/fixture-files.js';
-import { loadHandlers } from '@fae/testing/parity/load-handlers.js';
+import { expandFixtureDirs, readFixtureFiles } from '../../../tools/testing/src/parity/fixture-files.js';
+import { loadHandlers } from '../../../tools/testing/src/parity/load-handlers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'fae-parity-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
