@@ -9,12 +9,17 @@
 // torch.save and JPEG (no checksums: a mutated byte can be a different valid file) = well-formed results
 // (every tensor's data matches its shape, images their size) that are the same on a second load.
 // Cases per format: FAE_FUZZ_CASES (default 300); FAE_FUZZ_REPORT=path writes the figures as JSON.
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { weightsBuilders } from '@fae/testing';
 import {
   DTYPE_BYTES, ImageDecodeError, WeightsFormatError, createRawImage, decodeImage, decodeTensorBytes, encodeJpeg, encodePng, encodeSafetensors,
-  loadTorchCheckpoint, openZip, parseSafetensors, readNpz, shapeSize, torchTensors, writeNpz, type DType,
+  TORCH_WEIGHTS_ONLY_GLOBALS, TorchStorage, TorchTensor, loadTorchCheckpoint, openZip, parseSafetensors, readNpz, shapeSize, torchTensors, writeNpz,
+  type DType,
 } from '@fae/core';
 
 const { buildTorchCheckpoint, buildLegacyTorchCheckpoint, buildLegacyTarCheckpoint, tensorSpec, torchZip, seededRandom } = weightsBuilders;
@@ -23,6 +28,7 @@ const HANG_MS = 5000;
 
 interface Stats { cases: number; refused: number; loadedCorrect: number; silentWrong: number; overStrict: number; untyped: number; hangs: number; maxMs: number; examples: string[] }
 const report: Record<string, Stats> = {};
+let pickleOracle = 'not run';
 
 function mutator(seed: number) {
   const rnd = seededRandom(seed);
@@ -114,6 +120,35 @@ function referenceSafetensors(b: Uint8Array): RefEntry[] | null {
   return at === b.length - 8 - Number(n) ? entries : null;
 }
 
+// ---- the pickle oracle: CPython's pickle machine, same allowlist, globals stubbed ----------------------
+const ORACLE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'tools', 'testing', 'py', 'pickle_oracle.py');
+const HAS_PYTHON = spawnSync('python3', ['--version']).status === 0;
+
+/** CPython's verdict on each pickle: the simplified value, or null when it refuses. */
+function cpythonPickles(pickles: Uint8Array[]): Array<{ ok: boolean; value?: unknown; error?: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'fae-pickle-oracle-'));
+  pickles.forEach((b, i) => writeFileSync(join(dir, `${String(i).padStart(6, '0')}.pkl`), b));
+  writeFileSync(join(dir, 'allow.json'), JSON.stringify([...TORCH_WEIGHTS_ONLY_GLOBALS]));
+  const r = spawnSync('python3', [ORACLE, dir, join(dir, 'allow.json')], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(`pickle oracle failed: ${r.stderr}`);
+  return r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+}
+
+/** Our loaded value in the oracle's simplified form. */
+function simplifyOurs(v: unknown, depth = 0): unknown {
+  if (depth > 200) return '…';
+  if (v === null || typeof v === 'boolean' || typeof v === 'string') return v;
+  if (typeof v === 'number') return Number.isNaN(v) ? 'NaN' : v === Infinity ? 'Infinity' : v === -Infinity ? '-Infinity' : v;
+  if (typeof v === 'bigint') return `${v}n`;
+  if (v instanceof TorchTensor) return { tensor: v.shape };
+  if (v instanceof TorchStorage) return { storage: v.key };
+  if (v instanceof Uint8Array) return { bytes: Array.from(v) };
+  if (v instanceof Set) return { set: v.size };
+  if (Array.isArray(v)) return v.map((x) => simplifyOurs(x, depth + 1));
+  if (typeof v === 'object') return Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, simplifyOurs(x, depth + 1)]));
+  return { object: typeof v };
+}
+
 // ---- well-formedness and equality helpers -----------------------------------------------------------
 function tensorsOf(v: unknown): Map<string, { shape: number[]; data: unknown[] }> {
   const out = new Map<string, { shape: number[]; data: unknown[] }>();
@@ -178,14 +213,32 @@ describe(`fuzz with oracles: ${CASES} seeded mutations per format`, () => {
     }
   });
 
-  it('pickle (mutated data.pkl in a valid zip): well-formed, deterministic results', async () => {
+  it('pickle (mutated data.pkl in a valid zip): CPython\'s pickle agrees with every load; results well-formed', async (ctx) => {
     const s = (report.pickle = newStats());
     const mutate = mutator(3);
     const pkl = await (await openZip(PT)).read('archive/data.pkl');
-    for (let i = 0; i < CASES; i++) {
-      const bad = torchZip(mutate(pkl), STORAGES);
-      await runCase(s, `pickle #${i}`, () => loadTorchCheckpoint(bad), async (v) => wellFormed(v) ?? (same(plainOf(v), plainOf(await loadTorchCheckpoint(bad))) ? null : 'not deterministic'));
+    const pickles = Array.from({ length: CASES }, () => mutate(pkl));
+    if (!HAS_PYTHON && process.env.CI === 'true') throw new Error('python3 is required under CI for the pickle oracle');
+    const verdicts = HAS_PYTHON ? cpythonPickles([pkl, ...pickles]) : null;
+    if (verdicts) {
+      // the oracle's teeth: CPython's value of the unmutated pickle equals ours
+      expect(verdicts[0].ok).toBe(true);
+      expect(simplifyOurs(await loadTorchCheckpoint(PT))).toEqual(verdicts[0].value);
     }
+    const cpython = verdicts?.slice(1) ?? null;
+    pickleOracle = cpython ? 'CPython pickle (same allowlist, globals stubbed)' : 'well-formedness only (no python3)';
+    for (let i = 0; i < CASES; i++) {
+      const bad = torchZip(pickles[i], STORAGES);
+      await runCase(s, `pickle #${i}`, () => loadTorchCheckpoint(bad), async (v) => {
+        const wf = wellFormed(v);
+        if (wf) return wf;
+        if (!cpython) return same(plainOf(v), plainOf(await loadTorchCheckpoint(bad))) ? null : 'not deterministic';
+        const ref = cpython[i];
+        if (!ref.ok) return `loaded a pickle CPython refuses (${ref.error})`;
+        return same(simplifyOurs(v), ref.value) ? null : `differs from CPython's value: ${JSON.stringify(simplifyOurs(v)).slice(0, 120)} vs ${JSON.stringify(ref.value).slice(0, 120)}`;
+      });
+    }
+    void ctx;
   });
 
   it('npz (deflated, CRC-32): a load equals the original', async () => {
@@ -228,7 +281,7 @@ describe(`fuzz with oracles: ${CASES} seeded mutations per format`, () => {
   });
 
   it('no silent wrong loads, no untyped errors, no hangs in any format', () => {
-    if (process.env.FAE_FUZZ_REPORT) writeFileSync(process.env.FAE_FUZZ_REPORT, JSON.stringify({ casesPerFormat: CASES, hangMs: HANG_MS, formats: report }, null, 1));
+    if (process.env.FAE_FUZZ_REPORT) writeFileSync(process.env.FAE_FUZZ_REPORT, JSON.stringify({ casesPerFormat: CASES, hangMs: HANG_MS, pickleOracle, formats: report }, null, 1));
     for (const [fmt, s] of Object.entries(report)) {
       expect(s.cases, fmt).toBe(CASES);
       expect(s.examples, fmt).toEqual([]);
