@@ -83,7 +83,7 @@ def main():
         torch.save(state, path)
         model = Inception("inception-v3-compat", FEATURES, feature_extractor_weights_path=path)  # strict load
     tap = {}
-    model.Mixed_6d.branch1x1.register_forward_hook(lambda m, i, o: tap.__setitem__("x", o.detach()))
+    model.Mixed_6d.branch1x1.register_forward_hook(lambda m, i, o: tap.__setitem__("x", o.detach().clone()))
     io_src = load_file(os.path.join(a.src, "io.safetensors"))
     out = {}
     worst = 0.0
