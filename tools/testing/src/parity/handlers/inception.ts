@@ -2,7 +2,9 @@
 // (fixture eval/inception_fid). Recognised by content: weights.json (procedural weights) and an
 // io.safetensors with `input.images_<i>` and `output.<i>.<feature>`. Images are uint8 NCHW in the
 // fixture; they are transposed to NHWC here in JS (tfjs-backend-webgpu 4.22 miscompiles int32 4-D
-// transposes), then every torch-fidelity feature is compared at 1e-4 relative.
+// transposes), then every torch-fidelity feature is compared at 1e-4 relative, and `spatial` (the sFID
+// tap: Mixed_6d.branch1x1, first 7 channels, NHWC-flattened) where the fixture holds
+// `output.<i>.spatial` (eval/inception_sfid, made by tools/testing/py/make_inception_sfid_fixture.py).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -54,9 +56,10 @@ export async function runInceptionFixture(dir: string, opts: InceptionFixtureOpt
       const picked = new Uint8Array(rows.length * per);
       rows.forEach((r, i) => picked.set(all.subarray(r * per, (r + 1) * per), i * per));
       const images = tf.tensor4d(nchwToNhwc(picked, [rows.length, ...shape.slice(1)]), [rows.length, shape[2], shape[3], shape[1]], 'int32');
-      const feats = model.features(images, FEATURES);
+      const names: InceptionFeature[] = io.info(`output.${idx}.spatial`) ? [...FEATURES, 'spatial'] : FEATURES;
+      const feats = model.features(images, names);
       images.dispose();
-      for (const name of FEATURES) {
+      for (const name of names) {
         const refKey = `output.${idx}.${name}`;
         const ref = io.readSync(refKey) as Float32Array;
         const dim = io.info(refKey)!.shape[1];
