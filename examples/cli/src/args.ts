@@ -40,7 +40,7 @@ const PER_COMMAND: Record<CommandName, OptionSpec> = {
   eval: { 'per-class': { type: 'string' }, steps: { type: 'string' }, cfg: { type: 'string' }, data: { type: 'string' }, images: { type: 'string' } },
   train: {
     steps: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, continue: { type: 'boolean' }, resume: { type: 'boolean' },
-    data: { type: 'string' }, recipe: { type: 'string' }, encoder: { type: 'string' }, restart: { type: 'boolean' },
+    data: { type: 'string' }, recipe: { type: 'string' }, encoder: { type: 'string' }, restart: { type: 'boolean' }, 'step-scale': { type: 'string' },
   },
 };
 
@@ -88,6 +88,8 @@ export interface CommandOptions {
   encoder?: string;
   /** train all: start afresh in a models folder that holds another run. */
   restart?: boolean;
+  /** train all --recipe: multiplies every stage's steps (quick trials). */
+  stepScale?: number;
   /** eval --data: images used (default 256). */
   images?: number;
 }
@@ -168,11 +170,16 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
       options[k] = v[k] as string;
     }
     if (v.restart) options.restart = true;
+    if (typeof v['step-scale'] === 'string') {
+      options.stepScale = parseNumber(v['step-scale'] as string, 'step-scale', command, 0);
+      if (!(options.stepScale > 0)) throw new UsageError('--step-scale must be > 0', command);
+      if (!options.recipe) throw new UsageError('--step-scale goes with --recipe', command);
+    }
     if (options.data || options.recipe || options.encoder || options.restart) {
       if (stage !== 'all') throw new UsageError(`--data, --recipe, --encoder and --restart train a whole pipeline: use \`fae train all\`, not '${stage}'`, command);
       if (!options.recipe) throw new UsageError('--recipe is required with --data (smoke, digits, paper-dinov2-g, paper-siglip2)', command);
       if (!global.models) throw new UsageError('--models <folder> is required with --recipe (the folder the pipeline is trained into)', command);
-      if (v.continue || v.resume || options.batch || options.lr) throw new UsageError('--continue, --resume, --batch and --lr are for the digit stages; a recipe run resumes by itself when started again', command);
+      if (v.continue || v.resume || options.lr || options.steps) throw new UsageError('--continue, --resume, --steps and --lr are for the digit stages (a recipe run resumes by itself when started again; --step-scale and --batch scale a recipe)', command);
     }
     if (v.resume) {
       if (!['dit', 'tarflow', 'dit-pixels'].includes(stage)) throw new UsageError(`--resume applies to dit, tarflow and dit-pixels, not '${stage}'`, command);

@@ -48,6 +48,9 @@ async function loadModels(env: Env, need: Need[]): Promise<DigitModels> {
 /** The models source as one FaePipeline (a folder with pipeline.json, or the digits layout). */
 async function loadPipeline(env: Env, parts?: Parameters<typeof FaePipeline.load>[1]): Promise<FaePipeline> {
   const source = modelsSource(env.p);
+  if (sourceKind(source) === 'folder' && !(existsSync(source) && statSync(source).isDirectory())) {
+    throw new InputFileError(source, 'models folder not found (give a folder with one sub-folder per component, a URL or a hub id)');
+  }
   const t0 = Date.now();
   const pipe = await FaePipeline.load(source, parts);
   env.log(`loaded the pipeline from ${source} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -1,6 +1,6 @@
 // `fae train all --data ... --recipe ...` and `fae eval --data ...`: the CLI over @fae/pipeline's
 // trainPipeline and evaluatePipeline (progress bars on stderr, JSON on stdout).
-import { FaePipeline, evaluatePipeline, getRecipe, openDataset, trainPipeline, withEncoder, type TrainStageName } from '@fae/pipeline';
+import { FaePipeline, evaluatePipeline, getRecipe, openDataset, scaleRecipe, trainPipeline, withEncoder, type TrainStageName } from '@fae/pipeline';
 import { UsageError } from '../errors.js';
 import { ProgressBar } from '../progress.js';
 import type { Env } from './index.js';
@@ -42,6 +42,8 @@ export async function trainOnData(env: Env, modelsDir: string) {
     throw new UsageError((e as Error).message, 'train');
   }
   if (o.encoder) recipe = withEncoder(recipe, o.encoder);
+  // --batch n keeps the samples each stage sees (steps x batch / n, lr x sqrt(n / batch)); --step-scale multiplies steps
+  if (o.batch || o.stepScale) recipe = scaleRecipe(recipe, { batch: o.batch, steps: o.stepScale });
   const spec = o.data ?? (recipe.name === 'digits' ? 'mnist:train' : undefined);
   if (!spec) throw new UsageError(`--data <image folder | tar shards | mnist> is required for recipe '${recipe.name}'`, 'train');
   const dataset = await openDataset(spec);
