@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   AxialRoPE2D, LayerNorm, Linear, Mlp, Module, ModuleList, ShapeError, activation,
-  mergeHeads, scaledDotProductAttention, sincosTable, splitHeads, type LossReduction, type RotaryEmbedding,
+  mergeHeads, scaledDotProductAttention, sincosTable, splitHeads, type FeatureShaped, type LatentShaped, type LossReduction, type RotaryEmbedding,
 } from '@fae/core';
 import { adapterHiddenDim, adapterMlpDim, resolveAdapterConfig, type SingleAttentionEncoderConfig } from './config.js';
 import { gaussianKl, sampleGaussian, splitMoments } from './gaussian.js';
@@ -99,7 +99,7 @@ export class AdapterLayer extends Module {
 // ------------------------------------------------------------------------------------------------
 // The encoder
 // ------------------------------------------------------------------------------------------------
-export class SingleAttentionEncoder extends Module {
+export class SingleAttentionEncoder extends Module implements FeatureShaped, LatentShaped {
   readonly config: SingleAttentionEncoderConfig;
   readonly posEmbed: tf.Variable | null; // [1, g*g, D]
   readonly blocks: ModuleList<AdapterLayer>;
@@ -121,6 +121,16 @@ export class SingleAttentionEncoder extends Module {
     this.addBuffer('latent_mean', tf.zeros([c.latentChannels]));
     this.addBuffer('latent_std', tf.ones([c.latentChannels]));
     this.act = activation(c.activation);
+  }
+
+  /** Tokens per side of the feature / latent map (the stored position table's grid). */
+  get grid(): number {
+    return this.config.gridSize;
+  }
+
+  /** Feature width D of the input features (= inputDim). */
+  get featureDim(): number {
+    return this.config.inputDim;
   }
 
   get latentChannels(): number {

@@ -3,13 +3,15 @@
 // reader-based opening (browsers) and the legacy @fae/adapter layout.
 import * as tf from '@tensorflow/tfjs-core';
 import { mkdtemp, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { describeBackends, expectClose, ref64 } from '@fae/testing';
 import {
-  ConfigError, Linear, Module, StateDictError, componentNameOf, encodeComponent, encodeSafetensors, instantiateComponent, loadComponent,
-  openComponentFiles, parseSafetensors, readComponentConfig, registerComponent, registeredComponentNames, saveComponent, unregisterComponent,
+  ConfigError, Linear, Module, StateDictError, checkGeometry, componentNameOf, encodeComponent, encodeSafetensors, instantiateComponent, loadComponent,
+  HubError, openComponentFiles, parseSafetensors, type ProgressInfo, readComponentConfig, registerComponent, registeredComponentNames, saveComponent, unregisterComponent,
 } from '@fae/core';
 
 interface TinyConfig {
@@ -142,6 +144,51 @@ describeBackends('component format', () => {
     for (const m of [net, up, viaFile]) m.dispose();
   });
 
+  it('loads from a hub id and an http(s) URL through the hub code (progress events, cache, typed 404)', async () => {
+    const root = await tmp();
+    const net = new TinyNet({ inputs: 4, outputs: 3 });
+    await saveComponent(join(root, 'tiny'), net);
+    const files: Record<string, Uint8Array> = {
+      'config.json': new Uint8Array(await readFile(join(root, 'tiny', 'config.json'))),
+      'model.safetensors': new Uint8Array(await readFile(join(root, 'tiny', 'model.safetensors'))),
+    };
+    let gets = 0;
+    const server = createServer((req, res) => {
+      // Hub layout /org/name/resolve/<rev>/<file>, and a plain folder /plain/<file>.
+      const m = /^\/(?:org\/tiny\/resolve\/main|plain)\/(.+)$/.exec(req.url ?? '');
+      const bytes = m ? files[m[1]] : undefined;
+      if (!bytes) return void res.writeHead(404).end('not found');
+      res.writeHead(200, { 'content-length': String(bytes.byteLength) });
+      if (req.method === 'HEAD') return void res.end();
+      gets++;
+      res.end(bytes);
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const events: ProgressInfo[] = [];
+      const cacheDir = join(root, 'cache');
+      const fromHub = await loadComponent<TinyNet>('org/tiny', { endpoint: base, cacheDir, onProgress: (e) => events.push(e) });
+      expect(events.some((e) => e.status === 'done' && 'file' in e && e.file === 'model.safetensors')).toBe(true);
+      const before = gets;
+      const again = await loadComponent<TinyNet>('org/tiny', { endpoint: base, cacheDir, offline: true }); // from the cache
+      expect(gets).toBe(before);
+      const fromUrl = await loadComponent<TinyNet>(`${base}/plain`, { cache: false });
+      const x = ref64.toTensor(ref64.randomNd([2, 4], 8));
+      const want = net.forward(x);
+      for (const m of [fromHub, again, fromUrl]) {
+        const got = m.forward(x);
+        await expectClose(got, want, 0);
+        got.dispose();
+      }
+      await expect(loadComponent('org/missing', { endpoint: base, cacheDir })).rejects.toThrow(HubError);
+      tf.dispose([x, want]);
+      for (const m of [net, fromHub, again, fromUrl]) m.dispose();
+    } finally {
+      await new Promise<void>((ok) => server.close(() => ok()));
+    }
+  });
+
   it('opens through a file reader (browsers) and reads the legacy @fae/adapter layout', async () => {
     const net = new TinyNet({ inputs: 3, outputs: 2 });
     const { configJson, weights } = await encodeComponent(net);
@@ -162,3 +209,11 @@ describeBackends('component format', () => {
     expect(unregisterComponent('NoSuch')).toBe(false);
   });
 }, { backends: ['cpu'] });
+
+describe('shape naming across packages', () => {
+  it('checkGeometry agrees shared fields and names the parts that differ', () => {
+    expect(checkGeometry({ encoder: { featureDim: 64 }, adapter: { grid: 7, featureDim: 64, latentChannels: 8 }, dit: { grid: 7, latentChannels: 8 } }))
+      .toEqual({ grid: 7, featureDim: 64, latentChannels: 8 });
+    expect(() => checkGeometry({ adapter: { grid: 7, latentChannels: 8 }, dit: { grid: 7, latentChannels: 32 } })).toThrow(/adapter \/ dit: latentChannels differs: adapter has 8, dit has 32/);
+  });
+});

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { describeBackends, expectNoLeaks } from '@fae/testing';
 import {
-  Conv2d, Embedding, LayerNorm, Linear, Mlp, Module, ModuleList, PatchEmbed, TimestepEmbedder, deriveSeed, init, isSeededInitializer,
+  Conv2d, Embedding, LayerNorm, Linear, Mlp, Module, ModuleList, PatchEmbed, SequentialSlots, deriveSeed, init, isSeededInitializer,
 } from '@fae/core';
 
 type Weights = Map<string, { shape: number[]; data: Float32Array | Int32Array }>;
@@ -21,9 +21,20 @@ class Block extends Module {
   }
 }
 
+/** DiT's timestep MLP layout (keys mlp.0, mlp.2): two Linears sharing one normal(0.02, seed) initialiser. */
+class TimeMlp extends Module {
+  readonly mlp = this.addModule('mlp', new SequentialSlots());
+  constructor(hidden: number, freq: number, opts: { seed?: number } = {}) {
+    super();
+    const lin = (i: number, o: number) => new Linear(i, o, { weightInit: init.normal(0.02, opts.seed), biasInit: init.zeros() });
+    this.mlp.slot(0, lin(freq, hidden));
+    this.mlp.slot(2, lin(hidden, hidden));
+  }
+}
+
 class Net extends Module {
   readonly embed: PatchEmbed;
-  readonly time: TimestepEmbedder;
+  readonly time: TimeMlp;
   readonly table: Embedding;
   readonly blocks: ModuleList<Block>;
   readonly head: Linear;
@@ -32,7 +43,7 @@ class Net extends Module {
   constructor(seed?: number, depth = 3) {
     super();
     this.embed = this.addModule('embed', new PatchEmbed(3, 8, 2, { seed }));
-    this.time = this.addModule('time', new TimestepEmbedder(8, 16, { seed }));
+    this.time = this.addModule('time', new TimeMlp(8, 16, { seed }));
     this.table = this.addModule('table', new Embedding(10, 8, { seed }));
     this.blocks = this.addModule('blocks', new ModuleList(Array.from({ length: depth }, () => new Block(seed))));
     this.head = this.addModule('head', new Linear(8, 4, { seed }));
@@ -117,7 +128,7 @@ describeBackends('seeded initialisation', () => {
       expect(differ(`blocks.0.${k}`, `blocks.1.${k}`)).toBe(true);
       expect(differ(`blocks.1.${k}`, `blocks.2.${k}`)).toBe(true);
     }
-    // TimestepEmbedder's two weights ([16, 8] and [8, 8]) share one normal(0.02, seed) initialiser
+    // TimeMlp's two weights ([16, 8] and [8, 8]) share one normal(0.02, seed) initialiser
     const t1 = w.get('time.mlp.0.weight')!.data, t2 = w.get('time.mlp.2.weight')!.data;
     expect(sameBits(t1.subarray(0, 64), t2.subarray(0, 64))).toBe(false);
     net.dispose();

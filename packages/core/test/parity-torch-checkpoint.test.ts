@@ -2,9 +2,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { describeBackends, describeFixture } from '@fae/testing';
-import { readFixtureFiles } from '../../../tools/testing/src/parity/fixture-files.js';
-import { loadHandlers } from '../../../tools/testing/src/parity/load-handlers.js';
-import { torchCheckpointHandler } from '../../../tools/testing/src/parity/handlers/torch-checkpoint.js';
+import { readFixtureFiles } from '@fae/testing/parity/fixture-files.js';
+import { loadHandlers } from '@fae/testing/parity/load-handlers.js';
+import { torchCheckpointHandler } from '@fae/testing/parity/handlers/torch-checkpoint.js';
 
 describeFixture('parity: torch_checkpoint', ['generators', 'torch_checkpoint'], (dir) => {
   describeBackends('handler', () => {

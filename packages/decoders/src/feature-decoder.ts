@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   AxialRoPE2D, Linear, Module, ModuleList, MultiHeadAttention, RMSNorm, ShapeError, SwiGLUFFN, type RotaryEmbedding,
-  sincosTable,
+  sincosTable, type FeatureShaped, type LatentShaped,
 } from '@fae/core';
 import { featureDecoderMlpHidden, resolveFeatureDecoderConfig, type FeatureDecoderConfig } from './config.js';
 
@@ -36,7 +36,7 @@ export class FeatureDecoderBlock extends Module {
   }
 }
 
-export class FeatureDecoder extends Module {
+export class FeatureDecoder extends Module implements FeatureShaped, LatentShaped {
   readonly config: FeatureDecoderConfig;
   readonly inProj: Linear;
   readonly posEmbed: tf.Variable | null; // [1, g*g, W]
@@ -56,6 +56,15 @@ export class FeatureDecoder extends Module {
     this.blocks = this.addModule('blocks', new ModuleList(Array.from({ length: c.depth }, () => new FeatureDecoderBlock(c))));
     this.norm = this.addModule('norm', new RMSNorm(c.width, { eps: c.normEps }));
     this.outProj = c.outProj ? this.addModule('out_proj', new Linear(c.width, c.outputDim)) : null;
+  }
+
+  get grid(): number {
+    return this.config.gridSize;
+  }
+
+  /** Width D of the features it reconstructs (= outputDim). */
+  get featureDim(): number {
+    return this.config.outputDim;
   }
 
   get latentChannels(): number {

@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   LayerNorm, Linear, MemoryTensorStore, Mlp, Module, ModuleList, MultiHeadAttention, ShapeError, unpatchify,
-  type LoadReport, type LoadStateDictOptions, type StateDictInput, type TensorInfo, type TensorStore,
+  type FeatureShaped, type LoadReport, type LoadStateDictOptions, type StateDictInput, type TensorInfo, type TensorStore,
   sincosTable,
 } from '@fae/core';
 import { pixelPatchSize, resolvePixelDecoderConfig, type FeatureNoiseConfig, type PixelDecoderConfig } from './config.js';
@@ -55,7 +55,7 @@ export class ViTMAELayer extends Module {
   }
 }
 
-export class PixelDecoder extends Module {
+export class PixelDecoder extends Module implements FeatureShaped {
   readonly config: PixelDecoderConfig;
   readonly patchSize: number;
   readonly decoderEmbed: Linear;
@@ -64,6 +64,16 @@ export class PixelDecoder extends Module {
   readonly layers: ModuleList<ViTMAELayer>;
   readonly decoderNorm: LayerNorm;
   readonly decoderPred: Linear;
+
+  /** Tokens per side of the input features (the stored position table's grid). */
+  get grid(): number {
+    return this.config.gridSize;
+  }
+
+  /** Width D of the input features (= inputDim). */
+  get featureDim(): number {
+    return this.config.inputDim;
+  }
 
   constructor(config: Partial<PixelDecoderConfig> = {}) {
     super();

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { describeBackends, expectClose, ref64, weightsBuilders as wb } from '@fae/testing';
-import { loadComponent, readComponentConfig, saveComponent } from '@fae/core';
+import { checkGeometry, loadComponent, readComponentConfig, saveComponent } from '@fae/core';
 import { FeatureAutoEncoder, PatchDiscriminator, PixelDecoder, isRaeDecoderConfig, loadPixelDecoder, pixelDecoderConfigFromRae } from '@fae/decoders';
 import { randomize } from './helpers.js';
 
@@ -44,6 +44,8 @@ describeBackends('decoder components', () => {
     await saveComponent(join(root, 'fae'), fae);
     const back = await loadComponent<FeatureAutoEncoder>(join(root, 'fae'));
     expect(back).toBeInstanceOf(FeatureAutoEncoder);
+    // The shared shape names: both halves agree (features [B, 2, 2, 8], latents [B, 2, 2, 2]).
+    expect(checkGeometry({ adapter: back.encoder, decoder: back.decoder })).toEqual({ grid: 2, featureDim: 8, latentChannels: 2 });
     const f = ref64.toTensor(ref64.randomNd([2, 2, 2, 8], 7));
     const [a, b] = [fae.reconstruct(f), back.reconstruct(f)];
     await expectClose(b, a, 0);

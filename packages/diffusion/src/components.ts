@@ -17,9 +17,15 @@ registerComponent(LIGHTNINGDIT_CLASS, {
     const { class: _cls, ...args } = lightningDiTConfigToJson(m.config);
     return args;
   },
+  // Weights other than model.safetensors: an upstream .pt ({model, ema, opt}) or another safetensors file.
   load: async (opened, config) => {
     const where = `${opened.source}/${opened.weightsFile}`;
-    const store = lightningDiTStateDictStore(await opened.readTorch(), { source: where });
-    return (await lightningDiTFromStore(config, store)).model;
+    const torch = /\.(pt|pth|bin|ckpt)$/i.test(opened.weightsFile);
+    const store = torch ? lightningDiTStateDictStore(await opened.readTorch(), { source: where }) : await opened.openWeights();
+    try {
+      return (await lightningDiTFromStore(config, store)).model;
+    } finally {
+      await store.close?.();
+    }
   },
 });

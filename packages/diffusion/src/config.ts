@@ -2,7 +2,11 @@
 // (`LightningDiT(input_size, patch_size, in_channels, ...)`), read from / written to config.json in
 // upstream's snake_case, plus the analytic parameter count.
 import { ConfigError } from '@fae/core';
-import { lightningDiTSwiGLUHidden } from '@fae/core';
+
+/** LightningDiT's SwiGLU hidden width: int(2/3 * int(dim * mlpRatio)) (models/lightningdit.py). */
+export function lightningDiTSwiGLUHidden(dim: number, mlpRatio = 4): number {
+  return Math.trunc((2 / 3) * Math.trunc(dim * mlpRatio));
+}
 
 /**
  * Which way time runs for the model's velocity.

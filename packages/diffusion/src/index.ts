@@ -2,6 +2,7 @@
 // classifier-free guidance and training on latents. Latents are NHWC [B, h, w, c]. Importing the
 // package registers LightningDiT with @fae/core's component registry.
 export * from './config.js';
+export * from './conditioning.js';
 export * from './velocity-model.js';
 export * from './lightningdit-block.js';
 export * from './lightningdit.js';

@@ -3,9 +3,11 @@
 // adaLN_modulation.1; final_layer.{norm_final, linear, adaLN_modulation.1}.
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  Module, Linear, LayerNorm, RMSNorm, Mlp, MultiHeadAttention, SwiGLUFFN, SequentialSlots, lightningDiTSwiGLUHidden, modulate, silu,
+  Module, Linear, LayerNorm, RMSNorm, Mlp, MultiHeadAttention, SwiGLUFFN, SequentialSlots, silu,
   type RotaryEmbedding,
 } from '@fae/core';
+import { modulate } from './conditioning.js';
+import { lightningDiTSwiGLUHidden } from './config.js';
 
 export interface LightningDiTBlockOptions {
   mlpRatio: number;

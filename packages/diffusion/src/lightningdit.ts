@@ -5,9 +5,9 @@
 // Tensors are NHWC: forward(x [B, h, w, c], t [B], y [B]) -> [B, h, w, c] velocity.
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  Module, ModuleList, Linear, PatchEmbed, TimestepEmbedder, LabelEmbedder, VisionRotaryEmbeddingFast, Rng, ShapeError,
-  sincosPosEmbed2d, unpatchify,
+  Module, ModuleList, Linear, PatchEmbed, VisionRotaryEmbeddingFast, Rng, ShapeError, sincosPosEmbed2d, unpatchify, type LatentShaped,
 } from '@fae/core';
+import { LabelEmbedder, TimestepEmbedder } from './conditioning.js';
 import { lightningDiTConfig, outChannelsOf, type LightningDiTConfig, type TimeConvention } from './config.js';
 import { LightningDiTBlock, FinalLayer } from './lightningdit-block.js';
 import type { VelocityModel } from './velocity-model.js';
@@ -19,7 +19,7 @@ export interface LightningDiTForwardOptions {
   keepSigma?: boolean;
 }
 
-export class LightningDiT extends Module implements VelocityModel {
+export class LightningDiT extends Module implements VelocityModel, LatentShaped {
   readonly config: LightningDiTConfig;
   readonly xEmbedder: PatchEmbed;
   readonly tEmbedder: TimestepEmbedder;
@@ -57,6 +57,16 @@ export class LightningDiT extends Module implements VelocityModel {
   /** The null class id used for guidance, or null when the model was built without label dropout. */
   get nullClass(): number | null {
     return this.yEmbedder.hasNullClass ? this.config.numClasses : null;
+  }
+
+  /** Latent side (= inputSize; the latents are [B, grid, grid, latentChannels]). */
+  get grid(): number {
+    return this.config.inputSize;
+  }
+
+  /** Latent channels c (= inChannels). */
+  get latentChannels(): number {
+    return this.config.inChannels;
   }
 
   get latentShape(): [number, number, number] {

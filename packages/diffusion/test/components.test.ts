@@ -2,7 +2,7 @@
 // (upstream's snake_case constructor arguments), and an upstream training checkpoint (.pt with
 // {model, ema, opt}) beside a config.json loading through the same loadComponent call (EMA weights).
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -77,8 +77,14 @@ describeBackends('LightningDiT component', () => {
     const y = tf.tensor1d([2], 'int32');
     const [va, vb] = [a.forward(x, t, y), b.forward(x, t, y)];
     await expectClose(vb, va, 0);
-    tf.dispose([x, t, y, va, vb]);
+    // Another safetensors file named directly ('dir/ema.safetensors') goes through the same hook.
+    await copyFile(join(root, 'model.safetensors'), join(root, 'ema.safetensors'));
+    const c = await loadComponent<LightningDiT>(join(root, 'ema.safetensors'));
+    const vc = c.forward(x, t, y);
+    await expectClose(vc, va, 0);
+    tf.dispose([x, t, y, va, vb, vc]);
     a.dispose();
     b.dispose();
+    c.dispose();
   });
 }, { backends: ['cpu'] });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { describeBackends, describeFixture, expectClose, expectNoLeaks, ref64, weightsBuilders as wb } from '@fae/testing';
-import { runLightningDiTParity, lightningDiTHandler } from '../../../tools/testing/src/parity/handlers/lightningdit.js';
+import { runLightningDiTParity, lightningDiTHandler } from '@fae/testing/parity/handlers/lightningdit.js';
 import { ConfigError, ShapeError, StateDictError, parseSafetensors, readFloat32 } from '@fae/core';
 import {
   LightningDiT, PRESETS, parameterCountOf, lightningDiTConfigFromJson, lightningDiTConfigToJson, lightningDiTFromStore,

@@ -62,6 +62,10 @@ export class TransformersEncoder implements FeatureEncoder {
   get hiddenSize(): number {
     return this.model.config.hiddenSize;
   }
+  /** Feature width D of the patch features (= hiddenSize; the shared name across packages). */
+  get featureDim(): number {
+    return this.model.config.hiddenSize;
+  }
   get numLayers(): number {
     return this.model.numLayers;
   }

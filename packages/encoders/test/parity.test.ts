@@ -3,10 +3,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { describeBackends, describeFixture } from '@fae/testing';
-import { readFixtureFiles } from '../../../tools/testing/src/parity/fixture-files.js';
-import { dinov2Handler } from '../../../tools/testing/src/parity/handlers/dinov2.js';
-import { siglipHandler } from '../../../tools/testing/src/parity/handlers/siglip.js';
-import { processorHandler } from '../../../tools/testing/src/parity/handlers/processor.js';
+import { readFixtureFiles } from '@fae/testing/parity/fixture-files.js';
+import { dinov2Handler } from '@fae/testing/parity/handlers/dinov2.js';
+import { siglipHandler } from '@fae/testing/parity/handlers/siglip.js';
+import { processorHandler } from '@fae/testing/parity/handlers/processor.js';
 
 const CASES: Array<[string, string[]]> = [
   ['dinov2_0', ['last_hidden_state', 'pooler_output', 'hidden_states_1']],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { describeFixture, ref64, ref64eval } from '@fae/testing';
 import { frechetDistance, frechetDistanceDetails, pivotedCholesky, symmetricEigen, symmetricEigenvalues, traceSqrtProduct } from '@fae/eval';
-import { runMetricsFixture } from '../../../tools/testing/src/parity/handlers/metrics.js';
+import { runMetricsFixture } from '@fae/testing/parity/handlers/metrics.js';
 
 /** Random symmetric n x n with entries in [-1, 1]. */
 function randomSymmetric(n: number, seed: number): Float64Array {

@@ -5,7 +5,7 @@ import { expect, it } from 'vitest';
 import { describeBackends, describeFixture, expectClose, expectNoLeaks, ref64, ref64eval } from '@fae/testing';
 import { encodeSafetensors, parseSafetensors, StateDictError } from '@fae/core';
 import { FidInceptionV3, loadFidInception, proceduralStore, resizeBilinearTf1 } from '@fae/eval';
-import { runInceptionFixture } from '../../../tools/testing/src/parity/handlers/inception.js';
+import { runInceptionFixture } from '@fae/testing/parity/handlers/inception.js';
 
 describeBackends('TF1 bilinear resize', () => {
   for (const [name, from, to] of [['upscale 5x7 -> 12x9', [5, 7], [12, 9]], ['downscale 17x13 -> 6x8', [17, 13], [6, 8]], ['64 -> 299', [64, 64], [299, 299]], ['identity 31x29', [31, 29], [31, 29]]] as const) {

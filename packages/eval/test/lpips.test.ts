@@ -3,7 +3,7 @@ import { expect, it } from 'vitest';
 import { describeBackends, describeFixture, expectClose, expectNoLeaks, ref64, ref64eval } from '@fae/testing';
 import { MemoryTensorStore } from '@fae/core';
 import { Lpips, proceduralSpecFor, proceduralStore, proceduralValues } from '@fae/eval';
-import { runLpipsFixture } from '../../../tools/testing/src/parity/handlers/lpips.js';
+import { runLpipsFixture } from '@fae/testing/parity/handlers/lpips.js';
 
 describeFixture('lpips_vgg fixture', ['eval', 'lpips_vgg'], (dir) => {
   describeBackends('LPIPS (VGG16, v0.1 linear layers) vs the lpips package', () => {

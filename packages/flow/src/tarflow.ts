@@ -10,7 +10,7 @@
 // of the patch, tokens in raster order of patches, so upstream checkpoints load unchanged.
 // Keys: blocks.<i>.* (see MetaBlock), var [T, D] (the prior variance, learned in shift-only mode).
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, ModuleList, ShapeError, type LoadReport, type LoadStateDictOptions, type StateDictInput } from '@fae/core';
+import { Module, ModuleList, ShapeError, type LatentShaped, type LoadReport, type LoadStateDictOptions, type StateDictInput } from '@fae/core';
 import { resolveConfig, type ResolvedTarFlowConfig, type TarFlowConfig } from './config.js';
 import { MetaBlock, type BlockReverseOptions } from './meta-block.js';
 import { permutationForBlock } from './permutation.js';
@@ -47,7 +47,7 @@ export interface FlowForwardResult {
   logdet: tf.Tensor;
 }
 
-export class TarFlow extends Module {
+export class TarFlow extends Module implements LatentShaped {
   /** Weight of the prior-variance update (upstream `VAR_LR`). */
   static readonly VAR_LR = 0.1;
   readonly config: ResolvedTarFlowConfig;
@@ -90,6 +90,16 @@ export class TarFlow extends Module {
   /** The prior variance buffer `var` [T, D] (ones for affine models, as upstream). */
   get priorVariance(): tf.Tensor {
     return this.getBuffer('var');
+  }
+
+  /** Latent side (= imgSize; the transformer sees gridSize = imgSize / patchSize tokens per side). */
+  get grid(): number {
+    return this.config.imgSize;
+  }
+
+  /** Latent channels c (= inChannels). */
+  get latentChannels(): number {
+    return this.config.inChannels;
   }
 
   /** Latent shape [h, w, c] of one sample at the NHWC boundary. */

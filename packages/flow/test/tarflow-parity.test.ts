@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { describeBackends, describeFixture, relError, ref64, ref64flow } from '@fae/testing';
 import { parseSafetensors, readFloat32 } from '@fae/core';
-import { compareWithNonFinite, runTarflowParity, tarflowHandler } from '../../../tools/testing/src/parity/handlers/tarflow.js';
+import { compareWithNonFinite, runTarflowParity, tarflowHandler } from '@fae/testing/parity/handlers/tarflow.js';
 
 describeFixture('tarflow_0 parity (apple/ml-tarflow)', ['generators', 'tarflow_0'], (dir) => {
   describeBackends('TarFlow fixture', () => {

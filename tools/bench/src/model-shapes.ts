@@ -4,14 +4,13 @@
 // py/model_shapes.py holds the PyTorch side's copy (SHAPES); torch_bench.py checks it against this file's JSON:
 //   node --import tsx --import ./tools/bench/src/use-sources.mjs tools/bench/src/model-shapes.ts > model-shapes.json
 //   python3 tools/bench/py/torch_bench.py --check-shapes model-shapes.json
-import { lightningDiTSwiGLUHidden } from '@fae/core';
 import { PRESETS as ENCODER_PRESETS, dinov2FfnHidden, parameterCountOf as encoderParameterCount, parseDinov2Config } from '@fae/encoders';
 import { ADAPTER_PRESETS, adapterParameterCount, resolveAdapterConfig, type SingleAttentionEncoderConfig } from '@fae/adapter';
 import {
   FEATURE_DECODER_PRESETS, PIXEL_DECODER_PRESETS, featureDecoderMlpHidden, featureDecoderParameterCount, pixelDecoderParameterCount,
   pixelPatchSize, resolveFeatureDecoderConfig, resolvePixelDecoderConfig, type FeatureDecoderConfig, type PixelDecoderConfig,
 } from '@fae/decoders';
-import { PRESETS as DIFFUSION_PRESETS, lightningDiTConfig, parameterCountOf as ditParameterCount, type LightningDiTConfig } from '@fae/diffusion';
+import { PRESETS as DIFFUSION_PRESETS, lightningDiTConfig, lightningDiTSwiGLUHidden, parameterCountOf as ditParameterCount, type LightningDiTConfig } from '@fae/diffusion';
 import { PRESETS as FLOW_PRESETS, countParameters as flowParameterCount, resolveConfig as resolveFlowConfig, type TarFlowConfig } from '@fae/flow';
 
 export type Target = 'gpu' | 'cpu';

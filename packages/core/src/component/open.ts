@@ -33,8 +33,6 @@ export interface OpenedComponent {
   readonly weightsFile: string;
   /** Bytes of a file of the component (ConfigError / HubError naming it when absent). */
   readFile(file: string): Promise<Uint8Array>;
-  /** A file's bytes, or null when the component has no such file. */
-  tryReadFile(file: string): Promise<Uint8Array | null>;
   /** The weights as a TensorStore (safetensors, sharded safetensors, or a PyTorch checkpoint's tensors). Close it. */
   openWeights(file?: string): Promise<TensorStore>;
   /** A PyTorch checkpoint file unpickled (weights-only allowlist): for hooks that pick a sub-dict ('ema'). */
@@ -81,14 +79,6 @@ export async function openComponent(source: string, opts: OpenComponentOptions =
     config,
     weightsFile: weights,
     readFile: async (f) => (await fetchFile(f)).bytes(),
-    tryReadFile: async (f) => {
-      try {
-        return await (await fetchFile(f)).bytes();
-      } catch (e) {
-        if ((e as { status?: number }).status === 404 || /not found|no such|missing|ENOENT/i.test((e as Error).message)) return null;
-        throw e;
-      }
-    },
     openWeights: async (f = weights) => {
       if (f === COMPONENT_WEIGHTS_FILE) return loadWeights(folder, hub); // single or sharded (model.safetensors.index.json)
       const got = await fetchFile(f);
@@ -115,13 +105,6 @@ export async function openComponentFiles(name: string, readFile: ComponentFileRe
     config,
     weightsFile: weights,
     readFile,
-    tryReadFile: async (f) => {
-      try {
-        return await readFile(f);
-      } catch {
-        return null;
-      }
-    },
     openWeights: async (f = weights) => {
       const bytes = await readFile(f);
       if (TORCH_FILE.test(f)) return torchStateDictStore(await loadTorchCheckpoint(bytes), '', where(f));

@@ -17,3 +17,4 @@ export * from './dropout.js';
 export * from './posembed-interp.js';
 export * from './fixed-parameters.js';
 export * from './loss.js';
+export * from './geometry.js';

@@ -5,7 +5,8 @@
 //                          models/swiglu_ffn.py; also facebookresearch/dinov2 and xformers SwiGLU)
 //   layout 'dinov2'      : keys weights_in [2*hidden, in] + weights_out [out, hidden]
 //                          (transformers Dinov2SwiGLUFFN / Dinov2WithRegistersSwiGLUFFN)
-// The hidden width is given explicitly; the helpers below compute each reference's rule.
+// The hidden width is given explicitly (LightningDiT's rule is in @fae/diffusion, DINOv2's below).
+// Both layouts stay here: @fae/decoders' FeatureDecoder uses the w12 / w3 one too.
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
 import { Module } from './module.js';
@@ -61,11 +62,6 @@ export function swiglu(x12: tf.Tensor): tf.Tensor {
     const [gate, value] = tf.split(x12, 2, x12.rank - 1); // 2 x [..., h]
     return tf.mul(silu(gate), value); // [..., h]
   });
-}
-
-/** LightningDiT's hidden width: int(2/3 * int(dim * mlpRatio)) (models/lightningdit.py). */
-export function lightningDiTSwiGLUHidden(dim: number, mlpRatio = 4): number {
-  return Math.trunc((2 / 3) * Math.trunc(dim * mlpRatio));
 }
 
 /** DINOv2's (transformers and xformers "fused") hidden width: (int(2/3 * int(dim*ratio)) + 7) // 8 * 8. */
