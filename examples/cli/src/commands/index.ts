@@ -19,14 +19,8 @@ import { runTrainStage } from '../pipeline/train-stages.js';
 import type { TrainContext } from '../pipeline/context.js';
 import { ProgressBar } from '../progress.js';
 import type { MainIO } from '../main.js';
+import type { Env } from './env.js';
 
-export interface Env {
-  p: ParsedCommand;
-  io: MainIO;
-  out: string;
-  log: (s: string) => void;
-  backend: string;
-}
 
 function modelsSource(p: ParsedCommand): string {
   const src = p.global.models ?? SHIPPED_CHECKPOINTS;

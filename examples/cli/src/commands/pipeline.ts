@@ -3,7 +3,7 @@
 import { FaePipeline, evaluatePipeline, getRecipe, openDataset, scaleRecipe, trainPipeline, withEncoder, type TrainStageName } from '@fae/pipeline';
 import { UsageError } from '../errors.js';
 import { ProgressBar } from '../progress.js';
-import type { Env } from './index.js';
+import type { Env } from './env.js';
 
 /** One progress bar per stage (or evaluation part), replaced when the next one starts. */
 function barsFor(env: Env) {

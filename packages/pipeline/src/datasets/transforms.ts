@@ -2,7 +2,13 @@
 // (ADM centre crop, a short-side resize + centre crop, or a plain resize), and a horizontal flip.
 import { ConfigError, resizeImage, toRGB, type RawImage } from '@fae/core';
 import { admCenterCrop, resizeCenterCrop } from '../preprocess.js';
-import type { FloatImage } from './dataset.js';
+
+/** An image as floats in [0, 1], [H, W, 3] row-major (MNIST's values, kept unquantised). */
+export interface FloatImage {
+  width: number;
+  height: number;
+  float: Float32Array;
+}
 
 export interface ImageTransform {
   imageSize: number;
