@@ -40,7 +40,6 @@ export default defineConfig({
   plugins: [serveCheckpoints()],
   resolve: {
     alias: [
-      { find: /^@fae\/examples-cli\/browser$/, replacement: resolve(here, '..', 'cli', 'src', 'browser.ts') },
       { find: /^@fae\/([a-z]+)$/, replacement: resolve(root, 'packages/$1/src/index.ts') },
     ],
   },

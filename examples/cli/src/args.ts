@@ -37,8 +37,11 @@ const PER_COMMAND: Record<CommandName, OptionSpec> = {
     steps: { type: 'string' },
     cfg: { type: 'string' },
   },
-  eval: { 'per-class': { type: 'string' }, steps: { type: 'string' }, cfg: { type: 'string' } },
-  train: { steps: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, continue: { type: 'boolean' }, resume: { type: 'boolean' } },
+  eval: { 'per-class': { type: 'string' }, steps: { type: 'string' }, cfg: { type: 'string' }, data: { type: 'string' }, images: { type: 'string' } },
+  train: {
+    steps: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, continue: { type: 'boolean' }, resume: { type: 'boolean' },
+    data: { type: 'string' }, recipe: { type: 'string' }, encoder: { type: 'string' }, restart: { type: 'boolean' }, 'step-scale': { type: 'string' },
+  },
 };
 
 export interface GlobalOptions {
@@ -77,6 +80,18 @@ export interface CommandOptions {
   continueTraining?: boolean;
   /** train dit / tarflow / dit-pixels: go on from the stage's last checkpoint (an interrupted run). */
   resume?: boolean;
+  /** train all / eval on a dataset: an image folder, tar shards or 'mnist' (@fae/pipeline). */
+  data?: string;
+  /** train all: a @fae/pipeline recipe name (smoke, digits, paper-dinov2-g, paper-siglip2). */
+  recipe?: string;
+  /** train all: a frozen pretrained encoder (hub id, preset or folder) instead of the recipe's. */
+  encoder?: string;
+  /** train all: start afresh in a models folder that holds another run. */
+  restart?: boolean;
+  /** train all --recipe: multiplies every stage's steps (quick trials). */
+  stepScale?: number;
+  /** eval --data: images used (default 256). */
+  images?: number;
 }
 
 export function parseInteger(value: string, option: string, command: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
@@ -95,8 +110,8 @@ export function parseNumber(value: string, option: string, command: string, min 
 
 function parseLabels(value: string, command: string): number[] {
   const parts = value.split(',').map((s) => s.trim()).filter(Boolean);
-  if (!parts.length) throw new UsageError(`--labels expects a comma-separated list of digits 0-9, got '${value}'`, command);
-  return parts.map((p) => parseInteger(p, 'labels', command, 0, 9));
+  if (!parts.length) throw new UsageError(`--labels expects a comma-separated list of class indices (0, 1, ...), got '${value}'`, command);
+  return parts.map((p) => parseInteger(p, 'labels', command, 0, 100_000));
 }
 
 /** Parses `argv` (without node and the script). Throws UsageError on any mistake. */
@@ -149,6 +164,23 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
       if (!['dit', 'tarflow', 'dit-pixels'].includes(stage)) throw new UsageError(`--continue applies to dit, tarflow and dit-pixels, not '${stage}'`, command);
       options.continueTraining = true;
     }
+    for (const k of ['data', 'recipe', 'encoder'] as const) {
+      if (typeof v[k] !== 'string') continue;
+      if (!v[k]) throw new UsageError(`--${k} expects a value`, command);
+      options[k] = v[k] as string;
+    }
+    if (v.restart) options.restart = true;
+    if (typeof v['step-scale'] === 'string') {
+      options.stepScale = parseNumber(v['step-scale'] as string, 'step-scale', command, 0);
+      if (!(options.stepScale > 0)) throw new UsageError('--step-scale must be > 0', command);
+      if (!options.recipe) throw new UsageError('--step-scale goes with --recipe', command);
+    }
+    if (options.data || options.recipe || options.encoder || options.restart) {
+      if (stage !== 'all') throw new UsageError(`--data, --recipe, --encoder and --restart train a whole pipeline: use \`fae train all\`, not '${stage}'`, command);
+      if (!options.recipe) throw new UsageError('--recipe is required with --data (smoke, digits, paper-dinov2-g, paper-siglip2)', command);
+      if (!global.models) throw new UsageError('--models <folder> is required with --recipe (the folder the pipeline is trained into)', command);
+      if (v.continue || v.resume || options.lr || options.steps) throw new UsageError('--continue, --resume, --steps and --lr are for the digit stages (a recipe run resumes by itself when started again; --step-scale and --batch scale a recipe)', command);
+    }
     if (v.resume) {
       if (!['dit', 'tarflow', 'dit-pixels'].includes(stage)) throw new UsageError(`--resume applies to dit, tarflow and dit-pixels, not '${stage}'`, command);
       if (v.continue) throw new UsageError('--resume and --continue exclude each other (--resume goes on with the same run; --continue starts a new run from the saved weights)', command);
@@ -169,8 +201,16 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
     if (!GENERATORS.includes(g as GeneratorName)) throw new UsageError(`--generator must be one of ${GENERATORS.join(', ')}, got '${g}'`, command);
     options.generator = g as GeneratorName;
     if (typeof v.class === 'string' && typeof v.labels === 'string') throw new UsageError('give --class or --labels, not both', command);
-    if (typeof v.class === 'string') options.labels = [parseInteger(v.class, 'class', command, 0, 9)];
+    if (typeof v.class === 'string') options.labels = [parseInteger(v.class, 'class', command, 0, 100_000)];
     if (typeof v.labels === 'string') options.labels = parseLabels(v.labels, command);
+  }
+  if (command === 'eval') {
+    if (typeof v.data === 'string') {
+      if (!v.data) throw new UsageError('--data expects an image folder, tar shards or mnist', command);
+      options.data = v.data;
+    }
+    if (typeof v.images === 'string') options.images = parseInteger(v.images, 'images', command, 1);
+    if (options.images !== undefined && !options.data) throw new UsageError('--images goes with --data', command);
   }
   if (command === 'sample' || command === 'eval' || command === 'demo') {
     if (typeof v['per-class'] === 'string') options.perClass = parseInteger(v['per-class'] as string, 'per-class', command, 1, 1000);

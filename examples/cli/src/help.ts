@@ -16,6 +16,10 @@ Commands:
                      and PSNR of reconstructions, linear probes of encoder features vs FAE latents
   train <stage>      train one stage: classifier, encoder, features, stage-ib, stage-ia, stage-ii, dit,
                      tarflow, dit-pixels (the pixel-space baseline), or all of them in order
+  train all --data <folder|shards> --recipe <name> --models <dir> [--encoder <hub id|folder>]
+                     a whole FAE + generators on your own images (@fae/pipeline recipes: smoke,
+                     digits, paper-dinov2-g, paper-siglip2); sample / reconstruct / encode / eval
+                     --data then work on <dir>
 
 Options for every command:
   --models <src>     folder, http(s) URL or hub id (org/name) with one sub-folder per component
@@ -33,6 +37,9 @@ Examples:
   fae reconstruct digit.png --out out/
   fae train all --out run1/                  # everything from scratch (see README for timings)
   fae eval --models run1/checkpoints --out run1/
+  fae train all --data photos/ --recipe smoke --models run2/    # class sub-folders of PNG/JPEG
+  fae sample --models run2/ --labels 0,1,2 --out run2/
+  fae eval --models run2/ --data photos/ --out run2/
 
 Exit codes: 0 success, 1 runtime error (unreadable file, bad checkpoint), 2 bad command line.`;
 
@@ -62,11 +69,27 @@ Encodes and decodes PNG images or the first n held-out digits (default 16); writ
 Generates digits of the requested classes (default: all ten) and writes <out>/samples-<generator>.png,
 one row per requested label, and <out>/samples-<generator>.safetensors (latents and labels).`,
   eval: `fae eval [--per-class n] [--steps n] [--cfg s] [global options]
+fae eval --data <folder|shards> [--images n] [--per-class n] [global options]
 
-Evaluates the components on the held-out digits and writes <out>/metrics.json (also printed):
-classifier accuracy and digit FID of DiT and TARFlow samples, feature cosine and PSNR of
-reconstructions, linear-probe accuracy of encoder features vs FAE latents.`,
+Without --data: evaluates the digits components on the held-out digits and writes <out>/metrics.json
+(also printed): classifier accuracy and digit FID of DiT and TARFlow samples, feature cosine and PSNR
+of reconstructions, linear-probe accuracy of encoder features vs FAE latents.
+With --data: evaluates the pipeline in --models on the first --images (default 256) images of a
+folder or tar shards: reconstruction PSNR / SSIM and feature cosine / R^2, latent mean / std, and for
+each generator the Frechet distance of the frozen encoder's pooled features of samples vs the images.`,
   train: `fae train <stage> [--steps n] [--batch n] [--lr x] [--continue | --resume] [global options]
+fae train all --data <folder|shards|mnist> --recipe <name> --models <dir> [--encoder <hub id|folder>]
+              [--batch n] [--step-scale x] [--restart] [global options]
+
+With --recipe: trains a whole pipeline (@fae/pipeline's trainPipeline) on your images: an image folder
+(class sub-folders = labels, or a flat folder with labels.txt; PNG/JPEG of any size, grey/RGB/RGBA) or
+WebDataset tar shards (a .tar, a folder of them, or train-{000..099}.tar). Recipes: smoke (every
+stage, tiny, seconds), digits (the shipped MNIST run), paper-dinov2-g, paper-siglip2 (the paper's
+shapes and steps; scale them with --step-scale / --batch). --encoder replaces the recipe's encoder by a
+frozen pretrained one (e.g. facebook/dinov2-base, google/siglip2-base-patch16-256). Started again
+with the same arguments, a run skips its finished stages and resumes the interrupted one.
+
+Without --recipe, the digits stages one by one:
 
 Stages, in pipeline order (each reads what the earlier ones wrote into the models folder):
   classifier   the digit classifier used for evaluation (real training digits)

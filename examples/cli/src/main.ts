@@ -45,6 +45,13 @@ function report(e: unknown, io: MainIO): number {
     if (process.env.FAE_DEBUG) io.stderr(`${e.stack}\n`);
     return 1;
   }
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+    // A file-system error (a bad --out, a full disk, a missing permission): the message names the path.
+    io.stderr(`fae: ${(e as Error).message}\n`);
+    if (process.env.FAE_DEBUG) io.stderr(`${(e as Error).stack}\n`);
+    return 1;
+  }
   io.stderr(`fae: unexpected error: ${(e as Error)?.stack ?? String(e)}\n`);
   return 1;
 }

@@ -48,7 +48,13 @@ describe('fae command line', () => {
     expect(usageError(['sample', '--seed', 'x']).message).toMatch(/--seed expects an integer, got 'x'/);
     expect(usageError(['sample', '--backend', 'gpu']).message).toMatch(/--backend must be one of/);
     expect(usageError(['sample', '--generator', 'gan']).message).toMatch(/--generator must be one of dit, tarflow/);
-    expect(usageError(['sample', '--class', '12']).message).toMatch(/between 0 and 9/);
+    // a class index is checked against the loaded generator's classes when it runs (ConfigError, exit 1)
+    expect(usageError(['sample', '--class=-1']).message).toMatch(/between 0 and/);
+    expect(usageError(['sample', '--labels', '1,x']).message).toMatch(/integer/);
+    expect(usageError(['train', 'stage-ib', '--data', 'imgs']).message).toMatch(/train all/);
+    expect(usageError(['train', 'all', '--data', 'imgs', '--models', 'm']).message).toMatch(/--recipe is required/);
+    expect(usageError(['train', 'all', '--recipe', 'smoke']).message).toMatch(/--models/);
+    expect(usageError(['eval', '--images', '5']).message).toMatch(/--data/);
     expect(usageError(['sample', '--labels', '1,a']).message).toMatch(/integer, got 'a'/);
     expect(usageError(['sample', '--class', '1', '--labels', '2']).message).toMatch(/not both/);
     expect(usageError(['sample', '--cfg', 'lots']).message).toMatch(/--cfg expects a number/);

@@ -34,3 +34,23 @@ describe('stageHyperparameters', () => {
     expect(stageHyperparameters(ctx({ stepScale: 0.1, steps: 7 }), 'tarflow').steps).toBe(7);
   });
 });
+
+describe('the digits recipe of @fae/pipeline', () => {
+  it('is the configuration this example trains (architectures and sampling defaults)', async () => {
+    const { DIGITS_RECIPE } = await import('@fae/pipeline');
+    const c = await import('../src/digits/config.js');
+    const { DIGIT_ENCODER_CONFIG } = await import('../src/models/digit-encoder.js');
+    const r = DIGITS_RECIPE;
+    expect(r.latentChannels).toBe(c.LATENT_CHANNELS);
+    expect(r.limit).toBe(c.TRAIN_DIGITS);
+    expect({ ...r.adapter, inputDim: c.FEATURE_DIM, latentChannels: c.LATENT_CHANNELS, gridSize: c.GRID }).toEqual(c.ADAPTER_CONFIG);
+    expect({ ...r.featureDecoder, latentChannels: c.LATENT_CHANNELS, outputDim: c.FEATURE_DIM, gridSize: c.GRID }).toEqual(c.FEATURE_DECODER_CONFIG);
+    expect({ ...r.pixelDecoder, inputDim: c.FEATURE_DIM, gridSize: c.GRID, imageSize: 28 }).toEqual(c.PIXEL_DECODER_CONFIG);
+    expect({ ...r.generators.dit!.config, inputSize: c.GRID, inChannels: c.LATENT_CHANNELS, numClasses: 10 }).toEqual(c.DIT_CONFIG);
+    expect({ ...r.generators.tarflow!.config, inChannels: c.LATENT_CHANNELS, imgSize: c.GRID, numClasses: 10 }).toEqual(c.TARFLOW_CONFIG);
+    const { fae_pretraining: _, ...encoder } = DIGIT_ENCODER_CONFIG;
+    expect(r.encoder.kind === 'mim' && r.encoder.config).toEqual(encoder);
+    expect(r.generators.dit!.sampling).toEqual({ sampler: c.DEFAULT_SAMPLING.ditSampler, steps: c.DEFAULT_SAMPLING.ditSteps, guidance: c.DEFAULT_SAMPLING.ditCfg });
+    expect(r.generators.tarflow!.sampling).toEqual({ guidance: c.DEFAULT_SAMPLING.flowGuidance, noiseStd: c.DEFAULT_SAMPLING.flowNoiseStd });
+  });
+});

@@ -1,5 +1,6 @@
-// The browser app: loads the example's shipped checkpoints, starts WebGPU (falling back to wasm),
-// generates digits of a chosen class with a live progress bar and shows reconstructions.
+// The browser app: loads the example's shipped checkpoints as one @fae/pipeline FaePipeline, starts
+// WebGPU (falling back to wasm), generates digits of a chosen class with either generator (one
+// LatentGenerator interface) with a live progress bar, and shows reconstructions.
 import * as tf from '@tensorflow/tfjs-core'; // first: the tfjs engine every other copy then shares
 import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
@@ -7,9 +8,9 @@ import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreads from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { imageGrid, initBackend, parseSafetensors, type BackendInfo, type RawImage } from '@fae/core';
-import { fetchReader, generateDigits, loadDigitModels, reconstructDigits, type DigitModels, type Generator } from '@fae/examples-cli/browser';
+import { FaePipeline } from '@fae/pipeline';
 
-const CHECKPOINTS = `${import.meta.env.BASE_URL}checkpoints`;
+const CHECKPOINTS = new URL(`${import.meta.env.BASE_URL}checkpoints`, location.href).href;
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = $<HTMLParagraphElement>('status');
 const progress = $<HTMLProgressElement>('progress');
@@ -62,23 +63,22 @@ async function heldOutDigits(n: number): Promise<{ images: tf.Tensor4D; labels: 
   const labels = Array.from(await store.read('labels') as Int32Array).slice(0, n);
   const images = tf.tidy(() => {
     const grey = tf.div(tf.tensor4d(Float32Array.from(pixels.subarray(0, n * 784)), [n, 28, 28, 1]), 255); // [n, 28, 28, 1] in [0, 1]
-    return tf.tile(tf.sub(tf.mul(grey, 2), 1), [1, 1, 1, 3]) as tf.Tensor4D; // [n, 28, 28, 3] in [-1, 1]
+    return tf.tile(grey, [1, 1, 1, 3]) as tf.Tensor4D; // [n, 28, 28, 3] in [0, 1], what FaePipeline takes
   });
   return { images, labels };
 }
 
-async function showReconstructions(m: DigitModels): Promise<void> {
+async function showReconstructions(pipe: FaePipeline): Promise<void> {
   const { images } = await heldOutDigits(8);
-  const r = reconstructDigits(m, images);
-  const both = tf.tidy(() => tf.concat([tf.div(tf.add(images, 1), 2), r.images], 0));
-  await draw($('reconstructions'), both, 8);
-  tf.dispose([images, both, r.features, r.latents, r.reconFeatures, r.images]);
+  const both = tf.tidy(() => tf.concat([images, pipe.reconstruct(images)], 0)); // inputs, then reconstructions
+  await draw($('reconstructions'), both, 8, [...Array(8).fill('IN'), ...Array(8).fill('OUT')]);
+  tf.dispose([images, both]);
   $('reconstructions').dataset.state = 'done';
 }
 
-async function generate(m: DigitModels): Promise<void> {
+async function generate(pipe: FaePipeline): Promise<void> {
   const digit = Number($<HTMLSelectElement>('digit').value);
-  const generator = $<HTMLSelectElement>('generator').value as Generator;
+  const generator = $<HTMLSelectElement>('generator').value;
   const count = Number($<HTMLSelectElement>('count').value);
   const canvas = $<HTMLCanvasElement>('samples');
   button.disabled = true;
@@ -87,14 +87,14 @@ async function generate(m: DigitModels): Promise<void> {
   const t0 = performance.now();
   setStatus(`Generating ${count} × “${digit}” with the ${generator === 'dit' ? 'LightningDiT' : 'TARFlow'}…`, 'running');
   try {
-    const { images, latents } = await generateDigits(m, {
+    const images = await pipe.generate({
       generator, labels: new Array(count).fill(digit), seed: Math.floor(Math.random() * 1e6),
       onProgress: (e) => {
-        progress.value = e.done / e.total;
+        progress.value = e.step / e.steps;
       },
     });
     await draw(canvas, images, Math.min(count, 8), new Array(count).fill(String(digit)));
-    tf.dispose([images, latents]);
+    images.dispose();
     progress.value = 1;
     canvas.dataset.state = 'done';
     setStatus(`Generated ${count} digits in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${tf.getBackend()}.`, 'done');
@@ -111,13 +111,10 @@ async function main(): Promise<void> {
   for (let d = 0; d < 10; d++) select.add(new Option(String(d), String(d), d === 3, d === 3));
   const info = await startBackend();
   setStatus(`Backend ${info.backend}${info.adapter ? ` (${info.adapter})` : ''}. Loading checkpoints…`);
-  let loaded = 0;
-  const m = await loadDigitModels(fetchReader(CHECKPOINTS, (_f, l) => {
-    loaded = Math.max(loaded, l);
-  }), ['encoder', 'fae', 'pixelDecoder', 'dit', 'tarflow']);
-  await showReconstructions(m);
+  const pipe = await FaePipeline.load(CHECKPOINTS, { cache: false });
+  await showReconstructions(pipe);
   button.disabled = false;
-  button.addEventListener('click', () => generate(m).catch(fail));
+  button.addEventListener('click', () => generate(pipe).catch(fail));
   setStatus(`Ready on ${info.backend}${info.adapter ? ` (${info.adapter})` : ''}.`, 'ready');
   document.body.dataset.backend = info.backend;
 }

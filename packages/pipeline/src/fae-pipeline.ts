@@ -321,10 +321,15 @@ interface LegacySampling {
  * image_size (a resize to it, mean = std = 0.5: the digits example's [-1, 1] input).
  */
 async function legacyManifest(source: string, hub: HubOptions): Promise<PipelineManifest> {
-  const encoderJson = await readSourceJson<{ image_size?: number; config?: { image_size?: number } }>(source, 'encoder/config.json', hub, true);
-  if (!encoderJson) throw new ConfigError(source, `not a models folder: neither ${PIPELINE_FILE} nor encoder/config.json was found`);
-  const size = encoderJson.config?.image_size ?? encoderJson.image_size; // FAE component format, or a transformers config.json
-  if (!Number.isInteger(size)) throw new ConfigError(joinPath(source, 'encoder/config.json'), 'image_size is missing');
+  const missing = (file: string) => new ConfigError(joinPath(source, file), `missing: the models folder has no ${file} (and no ${PIPELINE_FILE}); train it, or give a folder with one sub-folder per component`);
+  type SizeJson = { image_size?: number; config?: { image_size?: number; imageSize?: number } };
+  const encoderJson = await readSourceJson<SizeJson>(source, 'encoder/config.json', hub, true);
+  const pixelJson = encoderJson ? null : await readSourceJson<SizeJson>(source, 'pixel-decoder/config.json', hub, true);
+  const adapterJson = await readSourceJson(source, 'adapter/config.json', hub, true);
+  if (!adapterJson) throw missing('adapter/config.json');
+  // the encoder's input size (FAE component format, or a transformers config.json), else the pixel decoder's output size
+  const size = encoderJson?.config?.image_size ?? encoderJson?.image_size ?? pixelJson?.config?.imageSize;
+  if (!Number.isInteger(size)) throw new ConfigError(joinPath(source, encoderJson ? 'encoder/config.json' : 'pixel-decoder/config.json'), 'the image size is missing');
   const sampling = (await readSourceJson<LegacySampling>(source, 'sampling.json', hub, true)) ?? {};
   const adapter = await loadModule<SingleAttentionEncoder>(source, 'adapter', hub);
   let latentStats: { mean: number[]; std: number[] };

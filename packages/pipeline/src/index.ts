@@ -10,3 +10,4 @@ export * from './recipes/index.js';
 export * from './cache.js';
 export * from './train/mim.js';
 export * from './train/train-pipeline.js';
+export * from './evaluate.js';

@@ -16,8 +16,8 @@ export interface PipelinePreprocessing {
   imageSize: number;
   /** Side of the encoder's input (resized from imageSize as a whole). */
   encoderSize: number;
-  /** How a file of another size becomes imageSize: the ADM centre crop, or a resize (squash). */
-  crop: 'adm' | 'resize';
+  /** How a file of another size becomes imageSize: the ADM centre crop, a short-side resize + centre crop, or a resize (squash). */
+  crop: 'adm' | 'center' | 'resize';
   /** Encoder normalisation: (x - mean) / std on [0, 1] values. */
   mean: [number, number, number];
   std: [number, number, number];
@@ -31,7 +31,7 @@ export const HALF: [number, number, number] = [0.5, 0.5, 0.5];
 export function checkPreprocessing(p: PipelinePreprocessing, source = 'preprocessing'): PipelinePreprocessing {
   const int = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
   if (!int(p?.imageSize) || !int(p.encoderSize)) throw new ConfigError(source, `imageSize and encoderSize must be positive integers, got ${p?.imageSize} / ${p?.encoderSize}`);
-  if (p.crop !== 'adm' && p.crop !== 'resize') throw new ConfigError(source, `crop must be 'adm' or 'resize', got ${JSON.stringify(p.crop)}`);
+  if (!['adm', 'center', 'resize'].includes(p.crop)) throw new ConfigError(source, `crop must be 'adm', 'center' or 'resize', got ${JSON.stringify(p.crop)}`);
   for (const k of ['mean', 'std'] as const) {
     if (!Array.isArray(p[k]) || p[k].length !== 3 || !p[k].every(Number.isFinite)) throw new ConfigError(source, `${k} must be 3 numbers, got ${JSON.stringify(p[k])}`);
   }
@@ -60,7 +60,17 @@ export function prepareImage(image: RawImage, p: Pick<PipelinePreprocessing, 'im
   const rgb = toRGB(image);
   if (rgb.width === p.imageSize && rgb.height === p.imageSize) return rgb;
   if (p.crop === 'adm') return admCenterCrop(rgb, p.imageSize);
+  if (p.crop === 'center') return resizeCenterCrop(rgb, p.imageSize);
   return resizeImage(rgb, { width: p.imageSize, height: p.imageSize, resample: 'bicubic' });
+}
+
+/** Short side to `size` (PIL bicubic), then the central size x size. */
+export function resizeCenterCrop(image: RawImage, size: number): RawImage {
+  const scale = size / Math.min(image.width, image.height);
+  const w = Math.max(size, Math.round(image.width * scale));
+  const h = Math.max(size, Math.round(image.height * scale));
+  const resized = w === image.width && h === image.height ? image : resizeImage(image, { width: w, height: h, resample: 'bicubic' });
+  return cropImage(resized, Math.floor((h - size) / 2), Math.floor((w - size) / 2), size, size);
 }
 
 /** True when prepareImage would squash the image (non-square under 'resize'). */

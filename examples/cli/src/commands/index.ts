@@ -4,27 +4,23 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { encodeSafetensors, imageGrid, encodePng, initBackend, readImageFile, resizeImage, toRGB, type RawImage } from '@fae/core';
+import { FaePipeline, prepareImage, rawImagesToTensor, wouldSquash } from '@fae/pipeline';
+import { evaluateOnData, trainOnData } from './pipeline.js';
 import type { ParsedCommand } from '../args.js';
 import { UsageError, InputFileError } from '../errors.js';
 import { readComponentFile, saveJson, SHIPPED_CHECKPOINTS, sourceKind } from '../checkpoints.js';
-import { MNIST_PIXELS, splitMnist, sliceDigits, digitsToImages, type DigitSet } from '../data/mnist.js';
+import { MNIST_PIXELS, splitMnist, sliceDigits, digitsToUnitImages, type DigitSet } from '../data/mnist.js';
 import { TRAIN_DIGITS } from '../digits/config.js';
 import { disposeDigitModels, loadDigitModels, type DigitModels, type Need, type ReadFile } from '../digits/models.js';
-import { generateDigits, reconstructDigits, featureCosine, type Generator } from '../digits/generate.js';
+import { digitPipeline, featureCosine, type Generator } from '../digits/generate.js';
 import { classifyReal, evaluateDigits, type DigitMetrics } from '../pipeline/evaluate.js';
 import { judgeSamples } from '../pipeline/judge.js';
 import { runTrainStage } from '../pipeline/train-stages.js';
 import type { TrainContext } from '../pipeline/context.js';
 import { ProgressBar } from '../progress.js';
 import type { MainIO } from '../main.js';
+import type { Env } from './env.js';
 
-interface Env {
-  p: ParsedCommand;
-  io: MainIO;
-  out: string;
-  log: (s: string) => void;
-  backend: string;
-}
 
 function modelsSource(p: ParsedCommand): string {
   const src = p.global.models ?? SHIPPED_CHECKPOINTS;
@@ -43,6 +39,41 @@ async function loadModels(env: Env, need: Need[]): Promise<DigitModels> {
   return m;
 }
 
+/** The models source as one FaePipeline (a folder with pipeline.json, or the digits layout). */
+async function loadPipeline(env: Env, parts?: Parameters<typeof FaePipeline.load>[1]): Promise<FaePipeline> {
+  const source = modelsSource(env.p);
+  if (sourceKind(source) === 'folder' && !(existsSync(source) && statSync(source).isDirectory())) {
+    throw new InputFileError(source, 'models folder not found (give a folder with one sub-folder per component, a URL or a hub id)');
+  }
+  const t0 = Date.now();
+  const pipe = await FaePipeline.load(source, parts);
+  env.log(`loaded the pipeline from ${source} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return pipe;
+}
+
+/** A pipeline of 28x28 images without class names: the digits example's (MNIST-like inputs). */
+const isDigitPipeline = (pipe: FaePipeline) => pipe.preprocessing.imageSize === 28 && !pipe.classes;
+
+/** Image files -> the pipeline's images [B, S, S, 3] in [0, 1], warning about squashed or large inputs. */
+async function readPipelineImages(env: Env, pipe: FaePipeline, paths: string[]): Promise<tf.Tensor4D> {
+  const size = pipe.preprocessing.imageSize;
+  const prepared: RawImage[] = [];
+  for (const path of paths) {
+    if (!existsSync(path)) throw new InputFileError(path, 'no such file');
+    if (!statSync(path).isFile()) throw new InputFileError(path, 'not a file');
+    let img: RawImage;
+    try {
+      img = await readImageFile(path);
+    } catch (e) {
+      throw new InputFileError(path, `cannot decode as PNG or JPEG (${(e as Error).message})`, e);
+    }
+    if (wouldSquash(img, pipe.preprocessing)) env.io.stderr(`fae: warning: ${path} is ${img.width}x${img.height}, not square: squashed to ${size}x${size} (crop it square to keep its proportions)\n`);
+    else if (Math.max(img.width, img.height) > 4 * size) env.io.stderr(`fae: warning: ${path} is ${img.width}x${img.height}: shrunk to ${size}x${size}, the pipeline's image size (fine detail is lost)\n`);
+    prepared.push(prepareImage(img, pipe.preprocessing));
+  }
+  return rawImagesToTensor(prepared);
+}
+
 function bar(env: Env, label: string, total: number): ProgressBar {
   return new ProgressBar(label, total, { silent: env.p.global.quiet });
 }
@@ -53,7 +84,7 @@ async function writePng(path: string, images: tf.Tensor, opts: { cols: number; l
 }
 
 /** PNG files -> MNIST-like digits: grey, 28x28, white digit on black (inverted when the background is light). */
-async function readDigitImages(paths: string[]): Promise<DigitSet> {
+async function readDigitImages(paths: string[], io?: MainIO): Promise<DigitSet> {
   const pixels = new Float32Array(paths.length * MNIST_PIXELS);
   for (const [i, path] of paths.entries()) {
     if (!existsSync(path)) throw new InputFileError(path, 'no such file');
@@ -64,6 +95,8 @@ async function readDigitImages(paths: string[]): Promise<DigitSet> {
     } catch (e) {
       throw new InputFileError(path, `cannot decode as PNG or JPEG (${(e as Error).message})`, e);
     }
+    if (img.width !== img.height) io?.stderr(`fae: warning: ${path} is ${img.width}x${img.height}, not square: squashed to 28x28 (crop it square to keep the digit's proportions)\n`);
+    else if (img.width > 4 * 28) io?.stderr(`fae: warning: ${path} is ${img.width}x${img.height}: shrunk to 28x28\n`);
     const small = img.width === 28 && img.height === 28 ? img : resizeImage(img, { width: 28, height: 28, resample: 'bilinear' });
     let mean = 0;
     for (let j = 0; j < MNIST_PIXELS; j++) {
@@ -77,7 +110,7 @@ async function readDigitImages(paths: string[]): Promise<DigitSet> {
 }
 
 async function inputDigits(env: Env): Promise<{ set: DigitSet; from: string }> {
-  if (env.p.positionals.length) return { set: await readDigitImages(env.p.positionals), from: `${env.p.positionals.length} image file(s)` };
+  if (env.p.positionals.length) return { set: await readDigitImages(env.p.positionals, env.io), from: `${env.p.positionals.length} image file(s)` };
   const n = env.p.options.mnist ?? 16;
   return { set: sliceDigits(splitMnist().heldOut, 0, n), from: `the first ${n} held-out MNIST digits` };
 }
@@ -90,18 +123,19 @@ function labelsFor(p: ParsedCommand, perClassDefault: number): number[] {
   return out;
 }
 
-/** Samples a grid (one row per label value), writes PNG (+ latents for `sample`); returns the images [B, 28, 28, 3] in [0, 1]. */
-async function sampleGrid(env: Env, m: DigitModels, generator: Generator, labels: number[], perRow: number, file: string): Promise<{ seconds: number; png: string; images: tf.Tensor4D }> {
-  const b = bar(env, `sample ${generator} (${labels.length} digits)`, 100);
+/** Samples a grid (one row per label value), writes PNG (+ latents for `sample`); returns the images [B, S, S, 3] in [0, 1]. */
+async function sampleGrid(env: Env, pipe: FaePipeline, generator: string, labels: number[], perRow: number, file: string): Promise<{ seconds: number; png: string; images: tf.Tensor4D }> {
+  const b = bar(env, `sample ${generator} (${labels.length} images)`, 100);
   const t0 = Date.now();
-  const { images, latents } = await generateDigits(m, {
-    generator, labels, seed: env.p.global.seed, steps: env.p.options.steps, cfg: env.p.options.cfg,
-    onProgress: (e) => b.update(Math.round((100 * e.done) / e.total)),
+  const latents = await pipe.generateLatents({
+    generator, labels, seed: env.p.global.seed, steps: env.p.options.steps, guidance: env.p.options.cfg,
+    onProgress: (e) => b.update(Math.round((100 * e.step) / e.steps)),
   });
+  const images = pipe.decode(latents);
   b.done();
   const seconds = (Date.now() - t0) / 1000;
   const png = join(env.out, `${file}.png`);
-  await writePng(png, images, { cols: perRow, labels: labels.map(String) });
+  await writePng(png, images, { cols: perRow, labels: labels.map((l) => pipe.classes?.[l] ?? String(l)) });
   if (env.p.command === 'sample') {
     const lat = { shape: latents.shape, data: (await latents.data()) as Float32Array };
     await writeFile(join(env.out, `${file}.safetensors`), encodeSafetensors({ latents: lat, labels: { shape: [labels.length], data: Int32Array.from(labels) } }, { layout: 'NHWC', generator }));
@@ -110,21 +144,24 @@ async function sampleGrid(env: Env, m: DigitModels, generator: Generator, labels
   return { seconds, png, images };
 }
 
-async function reconstructGrid(env: Env, m: DigitModels, set: DigitSet, file: string) {
-  const n = set.labels.length;
-  const input = digitsToImages(set, 3);
-  const r = reconstructDigits(m, input);
-  const real = tf.tensor4d(set.pixels, [n, 28, 28, 1]);
-  const both = tf.tidy(() => tf.concat([tf.tile(real, [1, 1, 1, 3]), r.images], 0)); // originals, then reconstructions
+/**
+ * Inputs [B, S, S, 3] in [0, 1] -> reconstructions; writes a grid with the inputs in the top row
+ * (labelled IN) and their reconstructions below (OUT); PSNR against the inputs (grey for digits).
+ */
+async function reconstructGrid(env: Env, pipe: FaePipeline, input: tf.Tensor4D, file: string) {
+  const n = input.shape[0];
+  const r = pipe.reconstructAll(input);
+  const both = tf.tidy(() => tf.concat([input, r.images], 0)); // originals, then reconstructions
   const png = join(env.out, `${file}.png`);
-  await writePng(png, both, { cols: n });
+  await writePng(png, both, { cols: n, labels: [...Array(n).fill('IN'), ...Array(n).fill('OUT')] });
   const cos = featureCosine(r.features, r.reconFeatures);
   const cosines = Array.from(await cos.data());
-  const grey = tf.tidy(() => tf.mean(r.images, 3, true));
+  const digits = isDigitPipeline(pipe);
+  const [a, b] = tf.tidy(() => (digits ? [tf.mean(r.images, 3, true), tf.slice(input, [0, 0, 0, 0], [-1, -1, -1, 1])] : [tf.clone(r.images), tf.clone(input)]));
   const { psnrSsimBatch } = await import('@fae/eval');
-  const q = await psnrSsimBatch(grey, real, { dataRange: 1, ssim: false });
-  tf.dispose([input, r.features, r.latents, r.reconFeatures, r.images, real, both, cos, grey]);
-  const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
+  const q = await psnrSsimBatch(a, b, { dataRange: 1, ssim: false });
+  tf.dispose([r.features, r.latents, r.reconFeatures, r.images, both, cos, a, b]);
+  const mean = (x: number[]) => x.reduce((s, v) => s + v, 0) / x.length;
   return { png, n, featureCosine: mean(cosines), psnr: mean(q.psnr) };
 }
 
@@ -167,7 +204,11 @@ async function evaluate(env: Env, m: DigitModels, o: { perClass: number; reconst
 
 export async function runCommand(p: ParsedCommand, io: MainIO): Promise<void> {
   const out = resolve(p.global.out ?? 'fae-out');
-  await mkdir(out, { recursive: true });
+  try {
+    await mkdir(out, { recursive: true });
+  } catch (e) {
+    throw new InputFileError(out, `cannot create the output folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): give --out a folder you can write to`, e);
+  }
   const log = (s: string) => {
     if (!p.global.quiet) io.stderr(`${s}\n`);
   };
@@ -180,6 +221,10 @@ export async function runCommand(p: ParsedCommand, io: MainIO): Promise<void> {
   switch (p.command) {
     case 'train': {
       if (p.global.models && sourceKind(p.global.models) !== 'folder') throw new UsageError('train writes into --models, which must be a local folder', 'train');
+      if (p.options.recipe) {
+        print(await trainOnData(env, resolve(p.global.models!)));
+        return;
+      }
       const modelsDir = resolve(p.global.models ?? join(out, 'checkpoints'));
       const ctx = trainContext(env, modelsDir);
       const { logs } = await runTrainStage(ctx, p.options.stage!, `fae ${process.argv.slice(2).join(' ')}`);
@@ -209,9 +254,12 @@ export async function runCommand(p: ParsedCommand, io: MainIO): Promise<void> {
         const per = p.options.perClass ?? 8;
         const labels = labelsFor({ ...p, options: { ...p.options, perClass: per } }, per);
         const byRow = Array.from({ length: 10 }, (_, c) => labels.filter((l) => l === c)).flat();
-        const dit = await sampleGrid(e2, m, 'dit', byRow, per, 'demo-dit');
-        const flow = await sampleGrid(e2, m, 'tarflow', byRow, per, 'demo-tarflow');
-        const rec = await reconstructGrid(e2, m, sliceDigits(splitMnist().heldOut, 0, 16), 'demo-reconstructions');
+        const pipe = digitPipeline(m);
+        const dit = await sampleGrid(e2, pipe, 'dit', byRow, per, 'demo-dit');
+        const flow = await sampleGrid(e2, pipe, 'tarflow', byRow, per, 'demo-tarflow');
+        const heldInput = digitsToUnitImages(sliceDigits(splitMnist().heldOut, 0, 16));
+        const rec = await reconstructGrid(e2, pipe, heldInput, 'demo-reconstructions');
+        heldInput.dispose();
         // Quick metrics of the demo's own samples (the full evaluation is `fae eval`; the shipped
         // checkpoints' numbers are printed below as shippedFullEvaluation).
         const held = splitMnist().heldOut;
@@ -245,52 +293,70 @@ export async function runCommand(p: ParsedCommand, io: MainIO): Promise<void> {
       return;
     }
     case 'sample': {
-      const gen = p.options.generator ?? 'dit';
-      const m = await loadModels(env, [gen === 'dit' ? 'dit' : 'tarflow', 'fae', 'pixelDecoder']);
+      const pipe = await loadPipeline(env, { parts: ['adapter', 'featureDecoder', 'pixelDecoder', 'generators'], generators: p.options.generator ? [p.options.generator] : undefined });
       try {
+        const gen = p.options.generator ?? pipe.generatorNames[0];
+        const classes = pipe.classes?.length ?? Math.max(1, pipe.generator(gen).numClasses);
         const per = p.options.perClass ?? 8;
-        const labels = labelsFor(p, per);
-        const r = await sampleGrid(env, m, gen, labels, per, `samples-${gen}`);
+        const labels = labelsFor({ ...p, options: { ...p.options, labels: p.options.labels ?? Array.from({ length: classes }, (_, i) => i) } }, per);
+        const r = await sampleGrid(env, pipe, gen, labels, per, `samples-${gen}`);
         r.images.dispose();
         print({ generator: gen, labels: labels.length, png: r.png, latents: join(out, `samples-${gen}.safetensors`), seconds: r.seconds });
       } finally {
-        disposeDigitModels(m);
+        pipe.dispose();
       }
       return;
     }
-    case 'reconstruct': {
-      const { set, from } = await inputDigits(env);
-      const m = await loadModels(env, ['encoder', 'fae', 'pixelDecoder']);
-      try {
-        const r = await reconstructGrid(env, m, set, 'reconstructions');
-        print({ input: from, ...r });
-      } finally {
-        disposeDigitModels(m);
-      }
-      return;
-    }
+    case 'reconstruct':
     case 'encode': {
-      const { set, from } = await inputDigits(env);
-      const m = await loadModels(env, ['encoder', 'fae']);
+      const pipe = await loadPipeline(env, { parts: p.command === 'encode' ? ['encoder', 'adapter'] : ['encoder', 'adapter', 'featureDecoder', 'pixelDecoder'] });
       try {
-        const r = tf.tidy(() => m.fae!.encode(m.encoder!.features(digitsToImages(set, 3))));
-        const data = (await r.data()) as Float32Array;
-        const path = join(out, 'latents.safetensors');
-        await writeFile(path, encodeSafetensors({ latents: { shape: r.shape, data }, labels: { shape: [set.labels.length], data: Int32Array.from(set.labels) } }, { layout: 'NHWC', normalised: 'true' }));
-        let mean = 0;
-        let sq = 0;
-        for (const v of data) {
-          mean += v / data.length;
-          sq += (v * v) / data.length;
+        let input: tf.Tensor4D;
+        let from: string;
+        let labels: Int32Array;
+        if (isDigitPipeline(pipe)) {
+          const d = await inputDigits(env);
+          input = digitsToUnitImages(d.set);
+          from = d.from;
+          labels = Int32Array.from(d.set.labels);
+        } else {
+          if (!p.positionals.length) throw new UsageError(`give image files to ${p.command} (the MNIST default applies to the digits models only)`, p.command);
+          input = await readPipelineImages(env, pipe, p.positionals);
+          from = `${p.positionals.length} image file(s)`;
+          labels = new Int32Array(p.positionals.length).fill(-1);
         }
-        r.dispose();
-        print({ input: from, latents: path, shape: r.shape, mean, std: Math.sqrt(Math.max(0, sq - mean * mean)) });
+        try {
+          if (p.command === 'reconstruct') {
+            print({ input: from, ...(await reconstructGrid(env, pipe, input, 'reconstructions')) });
+            return;
+          }
+          const r = pipe.encode(input);
+          const data = (await r.data()) as Float32Array;
+          const path = join(out, 'latents.safetensors');
+          await writeFile(path, encodeSafetensors({ latents: { shape: r.shape, data }, labels: { shape: [labels.length], data: labels } }, { layout: 'NHWC', normalised: 'true' }));
+          let mean = 0;
+          let sq = 0;
+          for (const v of data) {
+            mean += v / data.length;
+            sq += (v * v) / data.length;
+          }
+          r.dispose();
+          print({ input: from, latents: path, shape: r.shape, mean, std: Math.sqrt(Math.max(0, sq - mean * mean)) });
+        } finally {
+          input.dispose();
+        }
       } finally {
-        disposeDigitModels(m);
+        pipe.dispose();
       }
       return;
     }
     case 'eval': {
+      if (p.options.data) {
+        const result = await evaluateOnData(env, modelsSource(p));
+        await saveJson(join(out, 'metrics.json'), result);
+        print(result);
+        return;
+      }
       const m = await loadModels(env, ['encoder', 'fae', 'pixelDecoder', 'dit', 'tarflow', 'classifier']);
       try {
         const metrics = await evaluate(env, m, { ...fullEval(), perClass: p.options.perClass ?? fullEval().perClass });

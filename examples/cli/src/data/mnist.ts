@@ -157,3 +157,9 @@ export function imagesToGrey01(images: tf.Tensor): tf.Tensor4D {
     return tf.clipByValue(tf.div(tf.add(grey, 1), 2), 0, 1) as tf.Tensor4D;
   });
 }
+
+/** Digits as an image batch in [0, 1]: [B, 28, 28, 3] (grey replicated), what FaePipeline takes. */
+export function digitsToUnitImages(set: DigitSet): tf.Tensor4D {
+  const n = set.labels.length;
+  return tf.tidy(() => tf.tile(tf.tensor4d(set.pixels, [n, MNIST_SIZE, MNIST_SIZE, 1]), [1, 1, 1, 3]) as tf.Tensor4D);
+}

@@ -4,6 +4,7 @@ import type { SingleAttentionEncoderConfig } from '@fae/adapter';
 import type { FeatureDecoderConfig, PixelDecoderConfig } from '@fae/decoders';
 import type { LightningDiTConfig } from '@fae/diffusion';
 import type { TarFlowConfig } from '@fae/flow';
+import { DIGITS_RECIPE, type MimEncoderSpec } from '@fae/pipeline';
 import { DIGIT_ENCODER_CONFIG } from '../models/digit-encoder.js';
 
 export const GRID = DIGIT_ENCODER_CONFIG.image_size / DIGIT_ENCODER_CONFIG.patch_size; // 7
@@ -62,16 +63,19 @@ export interface StageHyperparameters {
  * the number of samples seen (steps x batch) and scales the learning rate by sqrt(n / batch); see
  * `stageHyperparameters` in pipeline/context.ts.
  */
+const shp = (s: StageHyperparameters): StageHyperparameters => ({ steps: s.steps, batch: s.batch, lr: s.lr });
+const R = DIGITS_RECIPE;
 export const STAGE_DEFAULTS = {
   classifier: { steps: 800, batch: 64, lr: 2e-3 },
-  encoder: { steps: 150, batch: 16, lr: 1e-3 },
-  stageIb: { steps: 2000, batch: 32, lr: 1e-3 },
-  stageIa: { steps: 1500, batch: 32, lr: 1e-3 },
-  stageII: { steps: 300, batch: 32, lr: 3e-4 },
-  dit: { steps: 7200, batch: 32, lr: 5e-4 },
+  // the FAE stages and the generators: @fae/pipeline's digits recipe (one source for both)
+  encoder: shp((R.encoder as MimEncoderSpec).train),
+  stageIb: shp(R.stages.ib),
+  stageIa: shp(R.stages.ia),
+  stageII: shp(R.stages.ii),
+  dit: shp(R.generators.dit!.train),
   ditPixels: { steps: 2400, batch: 32, lr: 5e-4 },
-  tarflow: { steps: 5400, batch: 32, lr: 1e-3 },
-} as const satisfies Record<string, StageHyperparameters>;
+  tarflow: shp(R.generators.tarflow!.train),
+} satisfies Record<string, StageHyperparameters>;
 
 export type TrainedStage = keyof typeof STAGE_DEFAULTS;
 

@@ -1,13 +1,13 @@
-// Generation and reconstruction with the loaded components (browser-safe).
+// Generation and reconstruction with the loaded components (browser-safe), through @fae/pipeline's
+// FaePipeline and its LatentGenerator adapters (no branching on the generator here).
 //   sample:      labels -> DiT (flow matching, CFG) or TARFlow -> latents [B,7,7,c] -> feature decoder
 //                -> features [B,7,7,D] -> pixel decoder -> images [B,28,28,3] in [0,1]
-//   reconstruct: images [B,28,28,3] in [-1,1] -> frozen encoder -> adapter (posterior mean)
+//   reconstruct: images [B,28,28,3] in [0,1] -> ([-1, 1]) -> frozen encoder -> adapter (posterior mean)
 //                -> feature decoder -> pixel decoder
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '@fae/core';
-import { sample as sampleDiT } from '@fae/diffusion';
-import { sample as sampleFlow } from '@fae/flow';
-import { encodeDigits } from '../models/digit-encoder.js';
+import { TransformersEncoder } from '@fae/encoders';
+import { DiTGenerator, FaePipeline, FlowGenerator, HALF, type LatentGenerator } from '@fae/pipeline';
 import type { DigitModels } from './models.js';
 
 export type Generator = 'dit' | 'tarflow';
@@ -23,6 +23,31 @@ export interface GenerateOptions {
   onProgress?: (e: { done: number; total: number }) => void;
 }
 
+const views = new WeakMap<DigitModels, FaePipeline>();
+
+/**
+ * The loaded digit components as a FaePipeline (28x28 images in [0, 1]; the encoder sees them in
+ * [-1, 1]). A view: the DigitModels keep ownership of the weights (dispose those, not this).
+ */
+export function digitPipeline(m: DigitModels): FaePipeline {
+  const seen = views.get(m);
+  if (seen) return seen;
+  const buffers = m.fae ? new Map(m.fae.encoder.namedBuffers()) : null;
+  const generators: Record<string, LatentGenerator> = {};
+  if (m.dit) generators.dit = new DiTGenerator(m.dit, { sampler: m.sampling.ditSampler, steps: m.sampling.ditSteps, guidance: m.sampling.ditCfg });
+  if (m.tarflow) generators.tarflow = new FlowGenerator(m.tarflow, { guidance: m.sampling.flowGuidance, noiseStd: m.sampling.flowNoiseStd });
+  const pipe = new FaePipeline({
+    preprocessing: { imageSize: 28, encoderSize: 28, crop: 'resize', mean: HALF, std: HALF },
+    encoder: m.encoder ? new TransformersEncoder('encoder', m.encoder) : undefined,
+    adapter: m.fae?.encoder, featureDecoder: m.fae?.decoder, pixelDecoder: m.pixelDecoder, generators,
+    latentStats: buffers
+      ? { mean: buffers.get('latent_mean')!.tensor.dataSync(), std: buffers.get('latent_std')!.tensor.dataSync() }
+      : { mean: new Float32Array(m.dit?.config.inChannels ?? m.tarflow?.config.inChannels ?? 1), std: new Float32Array(m.dit?.config.inChannels ?? m.tarflow?.config.inChannels ?? 1).fill(1) },
+  });
+  views.set(m, pipe);
+  return pipe;
+}
+
 function need<T>(x: T | undefined, what: string): T {
   if (!x) throw new ConfigError('models', `the ${what} component is not loaded`);
   return x;
@@ -30,34 +55,18 @@ function need<T>(x: T | undefined, what: string): T {
 
 /** Generator latents [B, h, w, c] (normalised, as the generators were trained on). */
 export async function generateLatents(m: DigitModels, o: GenerateOptions): Promise<tf.Tensor4D> {
-  const labels = tf.tensor1d(o.labels, 'int32');
-  try {
-    if (o.generator === 'dit') {
-      const steps = o.steps ?? m.sampling.ditSteps;
-      const cfg = o.cfg ?? m.sampling.ditCfg;
-      return (await sampleDiT({
-        model: need(m.dit, 'dit'), labels, steps, sampler: m.sampling.ditSampler, seed: o.seed ?? 0,
-        guidance: cfg !== 1 ? { scale: cfg } : null,
-        onProgress: o.onProgress ? (s) => o.onProgress!({ done: s.step, total: s.steps }) : undefined,
-      })) as tf.Tensor4D;
-    }
-    const flow = need(m.tarflow, 'tarflow');
-    return (await sampleFlow({
-      model: flow, labels, seed: o.seed ?? 0, guidance: o.cfg ?? m.sampling.flowGuidance,
-      // STARFlow's score-based denoising step for a flow trained on noise-augmented latents
-      denoise: m.sampling.flowNoiseStd > 0 ? { noiseStd: m.sampling.flowNoiseStd } : undefined,
-      onProgress: o.onProgress ? (e) => o.onProgress!({ done: e.step, total: e.steps }) : undefined,
-    })) as tf.Tensor4D;
-  } finally {
-    labels.dispose();
-  }
+  need(o.generator === 'dit' ? m.dit : m.tarflow, o.generator);
+  return digitPipeline(m).generateLatents({
+    generator: o.generator, labels: o.labels, seed: o.seed ?? 0, steps: o.steps, guidance: o.cfg,
+    onProgress: o.onProgress ? (e) => o.onProgress!({ done: e.step, total: e.steps }) : undefined,
+  });
 }
 
 /** Normalised latents [B, h, w, c] -> images [B, 28, 28, 3] in [0, 1]. */
 export function decodeLatents(m: DigitModels, latents: tf.Tensor): tf.Tensor4D {
-  const fae = need(m.fae, 'adapter + feature-decoder');
-  const pixel = need(m.pixelDecoder, 'pixel-decoder');
-  return tf.tidy(() => tf.clipByValue(pixel.forward(fae.decode(latents)), 0, 1) as tf.Tensor4D); // [B, 28, 28, 3]
+  need(m.fae, 'adapter + feature-decoder');
+  need(m.pixelDecoder, 'pixel-decoder');
+  return digitPipeline(m).decode(latents);
 }
 
 /** Digits of the requested classes as images [B, 28, 28, 3] in [0, 1]. */
@@ -77,18 +86,12 @@ export interface Reconstruction {
   images: tf.Tensor4D;
 }
 
-/** images [B, 28, 28, 3] in [-1, 1] -> the whole FAE round trip. */
+/** images [B, 28, 28, 3] in [0, 1] -> the whole FAE round trip (FaePipeline.reconstructAll). */
 export function reconstructDigits(m: DigitModels, images: tf.Tensor): Reconstruction {
-  const encoder = need(m.encoder, 'encoder');
-  const fae = need(m.fae, 'adapter + feature-decoder');
-  const pixel = need(m.pixelDecoder, 'pixel-decoder');
-  return tf.tidy(() => {
-    const features = encodeDigits(encoder, images); // [B, 7, 7, D]
-    const latents = fae.encode(features) as tf.Tensor4D; // [B, 7, 7, c]
-    const reconFeatures = fae.decode(latents) as tf.Tensor4D; // [B, 7, 7, D]
-    const out = tf.clipByValue(pixel.forward(reconFeatures), 0, 1) as tf.Tensor4D; // [B, 28, 28, 3]
-    return { features, latents, reconFeatures, images: out };
-  });
+  need(m.encoder, 'encoder');
+  need(m.fae, 'adapter + feature-decoder');
+  need(m.pixelDecoder, 'pixel-decoder');
+  return digitPipeline(m).reconstructAll(images);
 }
 
 /** Mean over tokens of the cosine similarity between two feature maps [B, h, w, D]: [B]. */

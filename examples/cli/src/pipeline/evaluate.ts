@@ -4,7 +4,7 @@
 //   linear probe    accuracy of a linear classifier on frozen encoder features vs on FAE latents
 import * as tf from '@tensorflow/tfjs-core';
 import { LinearProbe, psnrSsimBatch } from '@fae/eval';
-import { digitsToImages, MNIST_PIXELS, sliceDigits, type DigitSet, type MnistSplit } from '../data/mnist.js';
+import { digitsToImages, digitsToUnitImages, MNIST_PIXELS, sliceDigits, type DigitSet, type MnistSplit } from '../data/mnist.js';
 import { featureCosine, generateDigits, reconstructDigits, type Generator } from '../digits/generate.js';
 import type { DigitModels } from '../digits/models.js';
 import { classify, judgeSamples, toGrey, gaussianOf, type SampleJudgement } from './judge.js';
@@ -111,7 +111,7 @@ export async function evaluateDigits(m: DigitModels, split: MnistSplit, o: Evalu
     const ssims: number[] = [];
     await inBatches(nRec, 250, async (start, count) => {
       const part = sliceDigits(held, start, count);
-      const input = digitsToImages(part, 3);
+      const input = digitsToUnitImages(part);
       const r = reconstructDigits(m, input);
       const cos = featureCosine(r.features, r.reconFeatures);
       for (const v of await cos.data()) cosSum += v;

@@ -4,14 +4,10 @@
 // batch of decoded images is in memory at a time.
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, Rng, type DataSource, type RawImage } from '@fae/core';
-import { applyTransform, type ImageTransform } from './transforms.js';
+import { applyTransform, type FloatImage, type ImageTransform } from './transforms.js';
 
-/** An image as floats in [0, 1], [H, W, 3] row-major (MNIST's values, kept unquantised). */
-export interface FloatImage {
-  width: number;
-  height: number;
-  float: Float32Array;
-}
+export type { FloatImage } from './transforms.js';
+
 
 export interface DatasetItem {
   /** Where it came from (file path, tar member, mnist index). */

@@ -1,8 +1,14 @@
 // Transforms applied to each decoded image before batching: to RGB, to the pipeline's image size
 // (ADM centre crop, a short-side resize + centre crop, or a plain resize), and a horizontal flip.
-import { ConfigError, cropImage, resizeImage, toRGB, type RawImage } from '@fae/core';
-import { admCenterCrop } from '../preprocess.js';
-import type { FloatImage } from './dataset.js';
+import { ConfigError, resizeImage, toRGB, type RawImage } from '@fae/core';
+import { admCenterCrop, resizeCenterCrop } from '../preprocess.js';
+
+/** An image as floats in [0, 1], [H, W, 3] row-major (MNIST's values, kept unquantised). */
+export interface FloatImage {
+  width: number;
+  height: number;
+  float: Float32Array;
+}
 
 export interface ImageTransform {
   imageSize: number;
@@ -10,15 +16,6 @@ export interface ImageTransform {
   crop: 'adm' | 'center' | 'resize';
   /** Random horizontal flip with probability 0.5 (seeded by the batch options). */
   flip?: boolean;
-}
-
-/** Short side to `size` (PIL bicubic), then the central size x size. */
-export function resizeCenterCrop(image: RawImage, size: number): RawImage {
-  const scale = size / Math.min(image.width, image.height);
-  const w = Math.max(size, Math.round(image.width * scale));
-  const h = Math.max(size, Math.round(image.height * scale));
-  const resized = w === image.width && h === image.height ? image : resizeImage(image, { width: w, height: h, resample: 'bicubic' });
-  return cropImage(resized, Math.floor((h - size) / 2), Math.floor((w - size) / 2), size, size);
 }
 
 function isFloat(image: RawImage | FloatImage): image is FloatImage {

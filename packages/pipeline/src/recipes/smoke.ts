@@ -8,7 +8,7 @@ export const SMOKE_RECIPE: PipelineRecipe = {
   name: 'smoke',
   description: 'every stage, a handful of steps, tiny widths, 32x32 images (tests)',
   seed: 0,
-  image: { size: 32, crop: 'center', flip: true },
+  image: { size: 32, crop: 'resize', flip: true },
   encoder: {
     kind: 'mim',
     config: {

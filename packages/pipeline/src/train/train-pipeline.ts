@@ -85,7 +85,7 @@ function preprocessingOf(r: PipelineRecipe): PipelinePreprocessing {
   const e = r.encoder;
   return {
     imageSize: r.image.size, encoderSize: e.kind === 'pretrained' ? e.encoderSize : r.image.size,
-    crop: r.image.crop === 'adm' ? 'adm' : 'resize', mean: e.mean, std: e.std,
+    crop: r.image.crop, mean: e.mean, std: e.std,
   };
 }
 
