@@ -5,9 +5,11 @@
 //  - untyped: any other error (TypeError, RangeError, ...); a hang: a case over HANG_MS.
 // Oracles: safetensors = an independent validator written from the reference implementation's rules
 // (load must succeed exactly when it accepts, with the bytes at its offsets); zip .pt / npz / PNG =
-// content equal to the original (CRC-32 / Adler-32 make any other outcome a wrong load); pickle, legacy
-// torch.save and JPEG (no checksums: a mutated byte can be a different valid file) = well-formed results
-// (every tensor's data matches its shape, images their size) that are the same on a second load.
+// content equal to the original (CRC-32 / Adler-32 make any other outcome a wrong load); pickle = CPython's
+// pickle machine with the same allowlist (tools/testing/py/pickle_oracle.py) must accept it and build the
+// same value; legacy torch.save, npy and JPEG (no checksums: a mutated byte can be a different valid
+// file) = well-formed results (every tensor's data matches its shape, images their size) that are the
+// same on a second load.
 // Cases per format: FAE_FUZZ_CASES (default 300); FAE_FUZZ_REPORT=path writes the figures as JSON.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -18,7 +20,7 @@ import { describe, expect, it } from 'vitest';
 import { weightsBuilders } from '@fae/testing';
 import {
   DTYPE_BYTES, ImageDecodeError, WeightsFormatError, createRawImage, decodeImage, decodeTensorBytes, encodeJpeg, encodePng, encodeSafetensors,
-  TORCH_WEIGHTS_ONLY_GLOBALS, TorchStorage, TorchTensor, loadTorchCheckpoint, openZip, parseSafetensors, readNpz, shapeSize, torchTensors, writeNpz,
+  TORCH_WEIGHTS_ONLY_GLOBALS, TorchStorage, TorchTensor, loadTorchCheckpoint, openZip, parseSafetensors, readNpy, readNpz, shapeSize, torchTensors, writeNpy, writeNpz,
   type DType,
 } from '@fae/core';
 
@@ -174,6 +176,7 @@ const VALUE = { model: { w: tensorSpec('0', [3, 2], { stride: [1, 3] }), b: tens
 const STORAGES = { 0: { type: 'FloatStorage', bytes: f32([1, 2, 3, 4, 5, 6]) }, 1: { type: 'HalfStorage', bytes: Uint8Array.of(0, 60, 0, 64) } };
 const PT = buildTorchCheckpoint(VALUE, STORAGES);
 const NPZ = writeNpz({ mu: { shape: [3], data: Float64Array.of(1, 2, 3) }, sigma: { shape: [2, 2], data: Float32Array.of(1, 0, 0, 1) } }, { compress: true });
+const NPY = writeNpy({ shape: [2, 3], data: Float32Array.of(1, 2, 3, 4, 5, 6) });
 const LEGACY = buildLegacyTorchCheckpoint(VALUE, STORAGES);
 const LEGACY_TAR = buildLegacyTarCheckpoint(VALUE, STORAGES);
 const IMG = createRawImage(24, 16, 3);
@@ -248,6 +251,16 @@ describe(`fuzz with oracles: ${CASES} seeded mutations per format`, () => {
     for (let i = 0; i < CASES; i++) {
       const bad = mutate(NPZ);
       await runCase(s, `npz #${i}`, () => readNpz(bad, 'fuzz.npz'), (m) => (same(plainOf([...m]), want) ? null : 'content differs from the original'));
+    }
+  });
+
+  it('npy: well-formed, deterministic results', async () => {
+    const s = (report.npy = newStats());
+    const mutate = mutator(9);
+    for (let i = 0; i < CASES; i++) {
+      const bad = mutate(NPY);
+      await runCase(s, `npy #${i}`, () => readNpy(bad, 'fuzz.npy'), (a) => (a.data.length !== shapeSize(a.shape) ? `${a.data.length} values for shape [${a.shape}]`
+        : same(plainOf(a), plainOf(readNpy(bad, 'fuzz.npy'))) ? null : 'not deterministic'));
     }
   });
 

@@ -219,8 +219,8 @@ async function loadLegacyTorch(src: ByteSource, opts: { budget: LoadBudget; maxT
     }
     const data = readLegacyStorageData(bytes, start + r.end, name, TORCH_WEIGHTS_ONLY_GLOBALS, (key) => {
       const root = roots.get(key);
-      if (!root || root.dtype === 'untyped') throw new WeightsFormatError(name, `legacy torch.save: storage '${key}' has data but the object never refers to it`);
-      return { elementSize: DTYPE_BYTES[root.dtype], numel: root.numel };
+      if (!root) throw new WeightsFormatError(name, `legacy torch.save: storage '${key}' has data but the object never refers to it`);
+      return { elementSize: root.dtype === 'untyped' ? 1 : DTYPE_BYTES[root.dtype], numel: root.numel };
     });
     const byKey = groupByStorage(pending);
     for (const [key, list] of byKey) {
