@@ -1,7 +1,6 @@
 export * from './backends.js';
 export * from './compare.js';
 export * from './fixtures.js';
-export * from './import-graph.js';
 export * as ref64 from './ref64.js';
 export * as ref64conv from './ref64-conv.js';
 export * as ref64transformer from './ref64-transformer.js';
@@ -13,3 +12,4 @@ export * as ref64images from './ref64-images.js';
 export * as ref64encoders from './ref64-encoders.js';
 export * as ref64eval from './ref64-eval.js';
 export * as ref64kernels from './ref64-kernels.js';
+export * from './import-graph.js';
