@@ -11,3 +11,4 @@ export * from './cache.js';
 export * from './train/mim.js';
 export * from './train/train-pipeline.js';
 export * from './evaluate.js';
+export * from './image-files.js';

@@ -133,3 +133,22 @@ describe('datasets', () => {
     expect((await mnistDataset({ split: 'train', limit: 2000 })).size).toBe(2000);
   });
 });
+
+describe('image files', () => {
+  it('readImages prepares files as the pipeline images and names squashed ones; writeImages round-trips PNG', async () => {
+    const { readImages, writeImages } = await import('@fae/pipeline');
+    const dir = join(tmp, 'files');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'wide.png'), encodePng(patternImage(0, 0, 40, 20, 3)));
+    writeFileSync(join(dir, 'sq.png'), encodePng(patternImage(1, 0, 16, 16, 1)));
+    const r = await readImages([join(dir, 'wide.png'), join(dir, 'sq.png')], { imageSize: 16, crop: 'resize' });
+    expect(r.images.shape).toEqual([2, 16, 16, 3]);
+    expect(r.warnings).toEqual([`${join(dir, 'wide.png')} is 40x20, not square: squashed to 16x16`]);
+    await writeImages(r.images, [join(dir, 'a.png'), join(dir, 'b.png')]);
+    const back = await readImages([join(dir, 'b.png')], { imageSize: 16, crop: 'resize' });
+    const [x, y] = [await r.images.data(), await back.images.data()];
+    for (let i = 0; i < y.length; i++) expect(y[i]).toBeCloseTo(x[16 * 16 * 3 + i], 6);
+    await expect(readImages([join(dir, 'none.png')], { imageSize: 16, crop: 'resize' })).rejects.toThrow(/none\.png: cannot read \(ENOENT\)/);
+    tf.dispose([r.images, back.images]);
+  });
+});

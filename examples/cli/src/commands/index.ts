@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { encodeSafetensors, imageGrid, encodePng, initBackend, readImageFile, resizeImage, toRGB, type RawImage } from '@fae/core';
-import { FaePipeline, prepareImage, rawImagesToTensor, wouldSquash } from '@fae/pipeline';
+import { FaePipeline, readImages } from '@fae/pipeline';
 import { evaluateOnData, trainOnData } from './pipeline.js';
 import type { ParsedCommand } from '../args.js';
 import { UsageError, InputFileError } from '../errors.js';
@@ -56,22 +56,13 @@ const isDigitPipeline = (pipe: FaePipeline) => pipe.preprocessing.imageSize === 
 
 /** Image files -> the pipeline's images [B, S, S, 3] in [0, 1], warning about squashed or large inputs. */
 async function readPipelineImages(env: Env, pipe: FaePipeline, paths: string[]): Promise<tf.Tensor4D> {
-  const size = pipe.preprocessing.imageSize;
-  const prepared: RawImage[] = [];
   for (const path of paths) {
     if (!existsSync(path)) throw new InputFileError(path, 'no such file');
     if (!statSync(path).isFile()) throw new InputFileError(path, 'not a file');
-    let img: RawImage;
-    try {
-      img = await readImageFile(path);
-    } catch (e) {
-      throw new InputFileError(path, `cannot decode as PNG or JPEG (${(e as Error).message})`, e);
-    }
-    if (wouldSquash(img, pipe.preprocessing)) env.io.stderr(`fae: warning: ${path} is ${img.width}x${img.height}, not square: squashed to ${size}x${size} (crop it square to keep its proportions)\n`);
-    else if (Math.max(img.width, img.height) > 4 * size) env.io.stderr(`fae: warning: ${path} is ${img.width}x${img.height}: shrunk to ${size}x${size}, the pipeline's image size (fine detail is lost)\n`);
-    prepared.push(prepareImage(img, pipe.preprocessing));
   }
-  return rawImagesToTensor(prepared);
+  const { images, warnings } = await readImages(paths, pipe.preprocessing);
+  for (const w of warnings) env.io.stderr(`fae: warning: ${w} (crop it to keep its proportions)\n`);
+  return images;
 }
 
 function bar(env: Env, label: string, total: number): ProgressBar {

@@ -60,7 +60,7 @@ export async function trainOnData(env: Env, modelsDir: string) {
   });
   bars.done();
   return {
-    models: modelsDir, recipe: recipe.name, data: dataset.name, images: dataset.size, classes: dataset.classes,
+    models: modelsDir, recipe: recipe.name, data: dataset.name, images: r.state.dataset.size, classes: dataset.classes,
     stages: r.state.logs.map((l) => ({ stage: l.stage, seconds: Number(l.seconds.toFixed(1)), steps: l.steps, batch: l.batch, lr: l.lr, finalLoss: l.losses?.at(-1)?.[1] })),
     seconds: Number(r.seconds.toFixed(1)),
   };
