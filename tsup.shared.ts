@@ -72,6 +72,25 @@ function stubNodeBuiltins(): Plugin {
   };
 }
 
+/**
+ * esbuild plugin: every `import(/* @vite-ignore *\/ specifier)` (a variable specifier for optional or
+ * Node-only modules) also gets webpack's `webpackIgnore` comment, so webpack leaves it alone as Vite
+ * does instead of warning about a "critical dependency". Sources keep writing the Vite comment only.
+ */
+function ignoreDynamicImportsInWebpack(): Plugin {
+  return {
+    name: 'fae-webpack-ignore',
+    setup(build) {
+      build.onLoad({ filter: /\/src\/.*\.ts$/ }, async (args) => {
+        const { readFile } = await import('node:fs/promises');
+        const text = await readFile(args.path, 'utf8');
+        if (!text.includes('@vite-ignore')) return undefined;
+        return { contents: text.replace(/\/\* @vite-ignore \*\/(?! \/\* webpackIgnore)/g, '/* @vite-ignore */ /* webpackIgnore: true */'), loader: 'ts' };
+      });
+    },
+  };
+}
+
 export function faePackage(opts: FaePackageOptions): Options[] {
   const configs: Options[] = [
     {
@@ -83,6 +102,7 @@ export function faePackage(opts: FaePackageOptions): Options[] {
       shims: true, // import.meta.url in the CommonJS build
       dts: opts.typesBanner ? { banner: opts.typesBanner } : true,
       clean: true,
+      esbuildPlugins: [ignoreDynamicImportsInWebpack()],
     },
     {
       ...common,
@@ -92,7 +112,7 @@ export function faePackage(opts: FaePackageOptions): Options[] {
       platform: 'browser',
       dts: false,
       clean: true,
-      esbuildPlugins: [stubNodeBuiltins()],
+      esbuildPlugins: [stubNodeBuiltins(), ignoreDynamicImportsInWebpack()],
     },
   ];
   if (opts.nodeOnly) {

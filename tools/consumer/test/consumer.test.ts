@@ -1,7 +1,8 @@
 // The packages as users get them: every package is packed, the tarballs are installed into fresh
 // projects in the temp folder (outside the workspace, so nothing resolves to workspace sources), and
 // small real scripts run there in Node ESM, Node CommonJS, tsc --noEmit (NodeNext and Bundler,
-// skipLibCheck false, no @types/node) and an esbuild browser bundle (no externals) in Chromium.
+// skipLibCheck false, no @types/node) and browser bundles (esbuild, Vite/Rollup, webpack; no externals)
+// run in Chromium.
 // Each script must exit by itself: a run that needs to be killed fails.
 //   minimal: only @fae/core, @fae/diffusion, @fae/eval + tfjs-core + tfjs-backend-wasm (issue 16's
 //            done criterion): LightningDiT sampling, method-style ops, psnrSsimBatch;
@@ -9,6 +10,7 @@
 //            package through require(), and the root README's per-package examples.
 // Then publint and @arethetypeswrong/cli on every tarball, and `changeset version` on a copy.
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -21,6 +23,7 @@ const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 const CHROMIUM = process.env.FAE_CHROMIUM ?? '/usr/bin/chromium';
 const IN_CI = !!process.env.CI;
 const haveChromium = existsSync(CHROMIUM);
+const WEBPACK_VERSION = '5.113.0';
 
 const work = mkdtempSync(join(tmpdir(), 'fae-consumer-'));
 const minimal = join(work, 'minimal');
@@ -38,7 +41,7 @@ const appFiles = (app: string) => Object.fromEntries(readdirSync(join(APPS, app)
 /** TypeScript sources -> JavaScript Node runs (types stripped, nothing bundled, imports untouched). */
 async function transpile(dir: string, file: string): Promise<string> {
   const cjs = file.endsWith('.cts');
-  const out = file.replace(/\.mts$/, '.mjs').replace(/\.cts$/, '.cjs');
+  const out = file.replace(/\.m?ts$/, '.mjs').replace(/\.cts$/, '.cjs');
   await build({ absWorkingDir: dir, entryPoints: [file], outfile: join(dir, out), format: cjs ? 'cjs' : 'esm', platform: 'node', logLevel: 'error' });
   return out;
 }
@@ -77,6 +80,26 @@ async function bundleWithVite(dir: string, entry: string): Promise<string> {
   });
   expect(warnings).toEqual([]);
   copyWasmFiles(dir, out);
+  return out;
+}
+
+/**
+ * Bundles `entry` (JavaScript) with webpack 5 (production mode, no config beyond entry/output, no
+ * externals or aliases) into `<dir>/webpack-dist`. webpack is installed into a tools folder beside the
+ * project (the project itself keeps only the packages under test); modules resolve from the project.
+ */
+async function bundleWithWebpack(dir: string, entry: string): Promise<string> {
+  const tools = join(work, 'webpack-tools');
+  if (!existsSync(join(tools, 'node_modules', 'webpack'))) await makeProject(tools, { webpack: WEBPACK_VERSION }, {});
+  const webpack = createRequire(join(tools, 'package.json'))('webpack');
+  const out = join(dir, 'webpack-dist');
+  const stats: any = await new Promise((resolveStats, reject) =>
+    webpack({ mode: 'production', context: dir, entry: `./${entry}`, target: 'web', performance: { hints: false }, output: { path: out, filename: 'main.js' } }, (err: Error | null, st: unknown) => (err ? reject(err) : resolveStats(st))),
+  );
+  const info = stats.toJson({ all: false, errors: true, warnings: true });
+  expect([...info.errors, ...info.warnings].map((m: { message: string }) => m.message)).toEqual([]);
+  copyWasmFiles(dir, out);
+  writeFileSync(join(out, 'index.html'), '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script src="main.js"></script>');
   return out;
 }
 
@@ -124,7 +147,7 @@ beforeAll(async () => {
     'tsconfig.nodenext.json': tsconfig('nodenext', 'nodenext', ['run-full.mts', 'main.mts', 'main.cts', 'browser.ts']),
     'tsconfig.bundler.json': tsconfig('esnext', 'bundler', ['run-full.mts', 'main.mts', 'browser.ts']),
   });
-  for (const f of ['main.mts', 'main.cts']) await transpile(minimal, f);
+  for (const f of ['main.mts', 'main.cts', 'browser.ts']) await transpile(minimal, f);
   for (const f of ['run-full.mts', 'main.mts', 'main.cts']) await transpile(full, f);
 });
 
@@ -171,6 +194,15 @@ describe('minimal project: @fae/core, @fae/diffusion, @fae/eval, tfjs-core, tfjs
     expect(out.mean).toBeCloseTo(results.esm.mean, 4);
     expect(out.psnr[0]).toBeCloseTo(results.esm.psnr[0], 2);
     expect(out.tensors).toBe(0);
+  });
+
+  it.skipIf(!IN_CI && !haveChromium)('webpack 5 production build (no config, no externals) in Chromium, wasm', async () => {
+    if (!haveChromium) throw new Error(`Chromium not found at ${CHROMIUM}`);
+    const verdict = await runInChromium(await bundleWithWebpack(minimal, 'browser.mjs'));
+    expect(verdict.startsWith('RESULT '), verdict).toBe(true);
+    const out = JSON.parse(verdict.slice(7));
+    expect(out.backend).toBe('wasm');
+    expect(out.mean).toBeCloseTo(results.esm.mean, 4);
   });
 
   it.skipIf(!IN_CI && !haveChromium)('Vite (Rollup) production build, default config, in Chromium, wasm', async () => {
