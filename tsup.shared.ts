@@ -16,6 +16,7 @@
 //   import { faePackage } from '../../tsup.shared';
 //   export default faePackage({ entry: { index: 'src/index.ts' } });
 import { builtinModules } from 'node:module';
+import { resolve } from 'node:path';
 import type { Options } from 'tsup';
 
 type Plugin = NonNullable<Options['esbuildPlugins']>[number];
@@ -25,8 +26,10 @@ export interface FaePackageOptions {
   entry: Record<string, string>;
   /** Node-only entry points (CLIs): built as Node ESM only, without types. */
   nodeOnly?: Record<string, string>;
-  /** Text put first in every .d.ts / .d.cts (e.g. a `/// <reference types>` directive). */
+  /** Text put first in every .d.ts / .d.cts (e.g. an import that brings type augmentations). */
   typesBanner?: string;
+  /** Browser build only: source file (relative to the package) -> the module text that replaces it. */
+  browserModules?: Record<string, string>;
 }
 
 // Kept external in every build: peer dependencies and sibling packages.
@@ -72,7 +75,40 @@ function stubNodeBuiltins(): Plugin {
   };
 }
 
+/**
+ * esbuild plugin: every `import(/* @vite-ignore *\/ specifier)` (a variable specifier for optional or
+ * Node-only modules) also gets webpack's `webpackIgnore` comment, so webpack leaves it alone as Vite
+ * does instead of warning about a "critical dependency". Sources keep writing the Vite comment only.
+ */
+function ignoreDynamicImportsInWebpack(): Plugin {
+  return {
+    name: 'fae-webpack-ignore',
+    setup(build) {
+      build.onLoad({ filter: /\/src\/.*\.ts$/ }, async (args) => {
+        const { readFile } = await import('node:fs/promises');
+        const text = await readFile(args.path, 'utf8');
+        if (!text.includes('@vite-ignore')) return undefined;
+        return { contents: text.replace(/\/\* @vite-ignore \*\/(?! \/\* webpackIgnore)/g, '/* @vite-ignore */ /* webpackIgnore: true */'), loader: 'ts' };
+      });
+    },
+  };
+}
+
+/** esbuild plugin: the given files (absolute paths) load as the given JavaScript text. */
+function replaceModules(modules: Record<string, string>): Plugin {
+  return {
+    name: 'fae-replace-modules',
+    setup(build) {
+      build.onLoad({ filter: /.*/ }, (args) => {
+        const text = modules[args.path];
+        return text === undefined ? undefined : { contents: text, loader: 'js' };
+      });
+    },
+  };
+}
+
 export function faePackage(opts: FaePackageOptions): Options[] {
+  const browserModules = Object.fromEntries(Object.entries(opts.browserModules ?? {}).map(([file, text]) => [resolve(file), text]));
   const configs: Options[] = [
     {
       ...common,
@@ -83,6 +119,7 @@ export function faePackage(opts: FaePackageOptions): Options[] {
       shims: true, // import.meta.url in the CommonJS build
       dts: opts.typesBanner ? { banner: opts.typesBanner } : true,
       clean: true,
+      esbuildPlugins: [ignoreDynamicImportsInWebpack()],
     },
     {
       ...common,
@@ -92,7 +129,7 @@ export function faePackage(opts: FaePackageOptions): Options[] {
       platform: 'browser',
       dts: false,
       clean: true,
-      esbuildPlugins: [stubNodeBuiltins()],
+      esbuildPlugins: [replaceModules(browserModules), stubNodeBuiltins(), ignoreDynamicImportsInWebpack()],
     },
   ];
   if (opts.nodeOnly) {

@@ -20,6 +20,7 @@ export function faeVitestConfig(configUrl: string) {
       alias: [
         { find: /^@fae\/testing$/, replacement: resolve(root, 'tools/testing/src/index.ts') },
         { find: /^@fae\/([a-z]+)$/, replacement: resolve(root, 'packages/$1/src/index.ts') },
+        { find: /^@fae\/core\/backends\/([a-z]+)$/, replacement: resolve(root, 'packages/core/src/backends/$1.ts') },
       ],
     },
     test: {

@@ -10,4 +10,12 @@ export default faePackage({
   // augmentations of its Tensor, in the files that register them: referenced here, they are in scope
   // for every user of @fae/core's types (types only; nothing is loaded).
   typesBanner: "import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js';",
+  // Bundlers load tfjs-core's ESM tree themselves: in the browser build the registrations import it
+  // (sharing the app's copy of the op code) instead of carrying the copy vendored for Node.
+  browserModules: {
+    'src/generated/tfjs-registrations.js': [
+      "import '@tensorflow/tfjs-core/dist/register_all_gradients.js';",
+      "import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js';",
+    ].join('\n'),
+  },
 });

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../../.."
 if [ ! -f .device/node.xz ] || [ ! -f .device/webgpu.tar.xz ] || ! ls .device/debs/*.deb >/dev/null 2>&1; then
   bash tools/bench/device/prepare.sh
 fi
-node scripts/vendor-gradients.mjs   # packages/core/src/generated/tfjs-gradients.js, bundled below
+node scripts/vendor-gradients.mjs   # packages/core/src/generated/tfjs-registrations.js (gradients, chained ops), bundled below
 rm -rf .device-cli && mkdir -p .device-cli
 node examples/cli/device/build.mjs .device-cli/fae.mjs
 wasm_dir=$(dirname "$(node -p "require.resolve('@tensorflow/tfjs-backend-wasm/package.json', { paths: ['examples/cli'] })")")
