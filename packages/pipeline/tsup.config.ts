@@ -1,10 +1,2 @@
-import { defineConfig } from 'tsup';
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'es2022',
-  external: [/^@tensorflow\//, /^@fae\//, 'webgpu'],
-});
+import { faePackage } from '../../tsup.shared';
+export default faePackage({ entry: { index: 'src/index.ts' } });

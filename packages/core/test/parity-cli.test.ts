@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, describeFixture } from '@fae/testing';
-import { errorStats, expandFixtureDirs } from '../../../tools/testing/src/parity/fixture-files.js';
-import { uncomparedOutputs } from '../../../tools/testing/src/parity/runner.js';
+import { errorStats, expandFixtureDirs } from '@fae/testing/parity/fixture-files.js';
+import { uncomparedOutputs } from '@fae/testing/parity/runner.js';
 import { encodeSafetensors, parseSafetensors, type TensorToWrite } from '../src/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'fae-parity-'));

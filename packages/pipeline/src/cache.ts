@@ -9,9 +9,10 @@
 // rewritten (atomically), so an interrupted build resumes after its last shard. A finished cache
 // whose meta matches is reused as it is; one with other meta is rebuilt.
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, ShapeError, nodeFs, writeFileAtomic, writeSafetensorsFile, type TensorToWrite } from '@fae/core';
+import { ConfigError, ShapeError, writeFileAtomic, writeSafetensorsFile, type TensorToWrite } from '@fae/core';
 import { FEATURE_CACHE_FORMAT, FEATURE_CACHE_INDEX, FeatureCache, type FeatureCacheIndex } from '@fae/decoders';
 import { joinPath } from './components.js';
+import { nodeFsPromises } from './node-fs.js';
 
 export const CACHE_PROGRESS = 'progress.json';
 
@@ -45,7 +46,7 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 const shardName = (i: number) => `shard-${String(i).padStart(5, '0')}.safetensors`;
 
 async function readJson<T>(path: string): Promise<T | null> {
-  const fs = await nodeFs(path);
+  const fs = await nodeFsPromises(path);
   try {
     return JSON.parse(await fs.readFile(path, 'utf8')) as T;
   } catch {
@@ -62,7 +63,7 @@ async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
  * `skip` on, in a fixed order. Returns the opened cache.
  */
 export async function buildCache(dir: string, rows: (skip: number) => AsyncIterable<CacheRows>, o: BuildCacheOptions): Promise<FeatureCache> {
-  const fs = await nodeFs(dir);
+  const fs = await nodeFsPromises(dir);
   await fs.mkdir(dir, { recursive: true });
   const index = await readJson<FeatureCacheIndex>(joinPath(dir, FEATURE_CACHE_INDEX));
   if (index && same(index.meta, o.meta)) return FeatureCache.open(dir);

@@ -7,7 +7,7 @@ import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-export const PACKAGES = ['core', 'encoders', 'adapter', 'decoders', 'diffusion', 'flow', 'eval'] as const;
+export const PACKAGES = ['core', 'encoders', 'adapter', 'decoders', 'diffusion', 'flow', 'eval', 'pipeline'] as const;
 export type PackageDir = (typeof PACKAGES)[number];
 
 export interface RunResult {

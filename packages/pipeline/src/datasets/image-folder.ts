@@ -4,9 +4,10 @@
 //                                          "<file>,<label>" (or tab / space separated), label a class
 //                                          name or an integer; without a labels file every label is 0
 // Images of any size, grey / RGB / RGBA (PNG or JPEG) decode through @fae/core's codecs.
-import { ConfigError, decodeImage, nodeFs } from '@fae/core';
+import { ConfigError, decodeImage } from '@fae/core';
 import { InputDataError } from './errors.js';
 import type { DatasetItem, ImageDataset } from './dataset.js';
+import { nodeFsPromises } from '../node-fs.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'];
 const LABEL_FILES = ['labels.txt', 'labels.csv', 'labels.tsv'];
@@ -14,7 +15,7 @@ const LABEL_FILES = ['labels.txt', 'labels.csv', 'labels.tsv'];
 const isImage = (name: string) => IMAGE_EXTENSIONS.some((e) => name.toLowerCase().endsWith(e));
 
 async function walk(dir: string): Promise<string[]> {
-  const fs = await nodeFs(dir);
+  const fs = await nodeFsPromises(dir);
   const out: string[] = [];
   const entries = (await fs.readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
@@ -39,7 +40,7 @@ export class ImageFolderDataset implements ImageDataset {
   }
 
   static async open(root: string, opts: ImageFolderOptions = {}): Promise<ImageFolderDataset> {
-    const fs = await nodeFs(root);
+    const fs = await nodeFsPromises(root);
     const dir = root.replace(/[\\/]+$/, '');
     const st = await fs.stat(dir).catch(() => null);
     if (!st?.isDirectory()) throw new InputDataError(root, 'not a folder (give a folder of class sub-folders of PNG/JPEG images, or a flat folder with labels.txt)');
@@ -78,7 +79,7 @@ export class ImageFolderDataset implements ImageDataset {
   async get(index: number): Promise<DatasetItem> {
     const path = this.files[index];
     if (path === undefined) throw new ConfigError(this.name, `item ${index} outside 0..${this.size - 1}`);
-    const fs = await nodeFs(path);
+    const fs = await nodeFsPromises(path);
     let bytes: Uint8Array;
     try {
       const buf = await fs.readFile(path);

@@ -1,7 +1,7 @@
 // A minimal tar index (ustar, with GNU long names and pax `path`): the regular files of an archive
 // with their byte offsets, read header by header, so members can be read one at a time (Node).
-import { nodeFs } from '@fae/core';
 import { InputDataError } from './errors.js';
+import { nodeFsPromises } from '../node-fs.js';
 
 export interface TarMember {
   name: string;
@@ -20,7 +20,7 @@ const octal = (b: Uint8Array, start: number, len: number) => parseInt(str(b, sta
 
 /** The regular files of the tar at `path`. */
 export async function indexTar(path: string): Promise<TarMember[]> {
-  const fs = await nodeFs(path);
+  const fs = await nodeFsPromises(path);
   const fh = await fs.open(path, 'r').catch((e: NodeJS.ErrnoException) => {
     throw new InputDataError(path, `cannot open (${e.code ?? e.message})`, e);
   });
@@ -65,7 +65,7 @@ export async function indexTar(path: string): Promise<TarMember[]> {
 
 /** Bytes of one member. */
 export async function readTarMember(path: string, m: TarMember): Promise<Uint8Array> {
-  const fs = await nodeFs(path);
+  const fs = await nodeFsPromises(path);
   const fh = await fs.open(path, 'r');
   try {
     const out = new Uint8Array(m.size);

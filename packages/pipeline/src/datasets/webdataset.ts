@@ -3,10 +3,11 @@
 //   n01440764_10026.jpg  n01440764_10026.cls        -> image + integer label
 // Image: .png / .jpg / .jpeg; label: .cls (an integer as text), .label, or .json with "label" / "cls".
 // Shards: one .tar, a folder of .tar files, a brace pattern `train-{000000..000146}.tar`, or a comma list.
-import { ConfigError, decodeImage, nodeFs } from '@fae/core';
+import { ConfigError, decodeImage } from '@fae/core';
 import type { DatasetItem, ImageDataset } from './dataset.js';
 import { InputDataError } from './errors.js';
 import { indexTar, readTarMember, type TarMember } from './tar.js';
+import { nodeFsPromises } from '../node-fs.js';
 
 interface Sample {
   shard: string;
@@ -42,7 +43,7 @@ export class WebDataset implements ImageDataset {
 
   /** Indexes every shard (headers only). */
   static async open(spec: string): Promise<WebDataset> {
-    const fs = await nodeFs(spec);
+    const fs = await nodeFsPromises(spec);
     let shards = expandShards(spec);
     if (shards.length === 1) {
       const st = await fs.stat(shards[0]).catch(() => null);

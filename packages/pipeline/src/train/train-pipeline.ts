@@ -14,7 +14,7 @@
 // checkpoint (every ~1/20 of a stage, <dir>/work/checkpoints/<stage>) or cache shard. A different
 // recipe or dataset in the same folder is refused unless `restart` is set.
 import * as tf from '@tensorflow/tfjs-core';
-import { AdamW, ConfigError, Rng, Trainer, cosineSchedule, nodeFs, withSeededRandom, type DataSource, type HubOptions } from '@fae/core';
+import { AdamW, ConfigError, Rng, Trainer, cosineSchedule, withSeededRandom, type DataSource, type HubOptions } from '@fae/core';
 import { computeLatentStats, type SingleAttentionEncoder } from '@fae/adapter';
 import { FeatureAutoEncoder, PixelDecoder, trainStageIa, trainStageIb, trainStageII, type FeatureCache, type FeatureDecoder } from '@fae/decoders';
 import { DiffusionTrainer, LightningDiT, type LatentBatch } from '@fae/diffusion';
@@ -28,6 +28,7 @@ import type { GeneratorDefaults } from '../generator.js';
 import { toEncoderPixels, type PipelinePreprocessing } from '../preprocess.js';
 import { checkRecipe, type PipelineRecipe, type StageSpec } from '../recipes/recipe.js';
 import { MimHead, MimPretraining, mimLoss, randomPatchMask } from './mim.js';
+import { nodeFsPromises } from '../node-fs.js';
 
 export const TRAIN_STAGES = ['encoder', 'features', 'stage-ib', 'stage-ia', 'stage-ii', 'latents', 'dit', 'tarflow'] as const;
 export type TrainStageName = (typeof TRAIN_STAGES)[number];
@@ -100,7 +101,7 @@ const every = (steps: number) => Math.max(1, Math.ceil(steps / 20));
 export async function trainPipeline(recipeIn: PipelineRecipe, datasetIn: ImageDataset, dir: string, o: TrainPipelineOptions = {}): Promise<TrainPipelineResult> {
   const recipe = checkRecipe(recipeIn);
   const dataset = recipe.limit !== undefined ? takeItems(datasetIn, recipe.limit) : datasetIn;
-  const fs = await nodeFs(dir);
+  const fs = await nodeFsPromises(dir);
   await fs.mkdir(dir, { recursive: true });
   const work = joinPath(dir, 'work');
   const statePath = joinPath(dir, STATE_FILE);
