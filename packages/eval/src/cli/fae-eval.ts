@@ -81,7 +81,9 @@ async function main(argv: string[]): Promise<number> {
   const print = (o: unknown) => process.stdout.write(`${JSON.stringify(o, null, 2)}\n`);
   if (cmd === 'fid') {
     if (pos.length !== 2) throw new Error(USAGE);
-    const [a, b] = await Promise.all(pos.map((p) => loadStatisticsFile(p)));
+    // one after the other: a missing or bad file is reported in argument order, not by whichever read lost a race
+    const a = await loadStatisticsFile(pos[0]);
+    const b = await loadStatisticsFile(pos[1]);
     const d = frechetDistanceDetails(a.pool, b.pool);
     const out: Record<string, number> = { fid: d.distance, dim: a.pool.mu.length, rank: d.rank, fid_ms: d.ms };
     if (a.spatial && b.spatial) out.sfid = frechetDistanceDetails(a.spatial, b.spatial).distance;
