@@ -31,7 +31,7 @@ describe('recipes: pixel objectives', () => {
 
   it('the paper objective: L1 + LPIPS 1.0 + 0.75 x adaptive GAN from 50% of the stage, D from 37.5%; refused without LPIPS', () => {
     const r = getRecipe('paper-dinov2-g');
-    const decoder = withSeededRandom(1, () => new PixelDecoder({ inputDim: 8, gridSize: 2, imageSize: 8, patchSize: 4, width: 16, depth: 1, heads: 2, mlpDim: 32 }));
+    const decoder = withSeededRandom(1, () => new PixelDecoder({ inputDim: 8, gridSize: 2, imageSize: 8, width: 16, depth: 1, heads: 2, mlpDim: 32 }));
     const perceptual = (a: tf.Tensor, b: tf.Tensor) => tf.mean(tf.abs(tf.sub(a, b))) as tf.Scalar;
     const o = buildPixelObjective(decoder, r, r.stages.ia.steps, 7, perceptual);
     expect(o.options).toMatchObject({ reconstruction: 'l1', reconstructionWeight: 1, perceptualWeight: 1, perceptual, gan: { weight: 0.75, adaptive: true, start: 450_000, discStart: 337_500 } });
@@ -42,7 +42,7 @@ describe('recipes: pixel objectives', () => {
   });
 
   it("digits: the 'mnist' objective is the CLI's L2 loss, number for number", async () => {
-    const decoder = withSeededRandom(1, () => new PixelDecoder({ inputDim: 8, gridSize: 2, imageSize: 8, patchSize: 4, width: 16, depth: 1, heads: 2, mlpDim: 32 }));
+    const decoder = withSeededRandom(1, () => new PixelDecoder({ inputDim: 8, gridSize: 2, imageSize: 8, width: 16, depth: 1, heads: 2, mlpDim: 32 }));
     const ours = buildPixelObjective(decoder, getRecipe('digits'), 1500, 7, null);
     const cli = new PixelDecoderObjective(decoder, { reconstruction: 'l2' });
     expect(ours.discriminator).toBeNull();

@@ -7,7 +7,6 @@
 //   { backbone, linear }  each a file, an http(s) URL or a hub location org/name/file (@fae/eval openWeights)
 // Nothing is fetched unless asked, and a preset weighing a perceptual term never runs without one:
 // MissingPerceptualLossError before any stage trains.
-import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, withSeededRandom } from '@fae/core';
 import {
   PIXEL_OBJECTIVE_PRESETS, PixelDecoderObjective, pixelObjectivePreset,
@@ -91,8 +90,12 @@ export function buildPixelObjective(decoder: PixelDecoder, r: PipelineRecipe, st
   let options: PixelObjectiveOptions;
   if (p.perceptualWeight > 0 && !perceptual) {
     if (needsPerceptual(r)) throw new MissingPerceptualLossError(r.name, spec.preset, p.perceptualWeight, 'no perceptual loss was given');
-    // perceptual: 'when-given' (the smoke recipe) and none given: the preset's other terms, logged by describeObjective
-    options = { ...pixelObjectivePreset(spec.preset, { totalSteps: steps, perceptual: () => tf.scalar(0), discriminator: spec.discriminator }), perceptual: undefined, perceptualWeight: 0 };
+    // perceptual: 'when-given' (the smoke recipe) and none given: the preset's other terms, logged by
+    // describeObjective (the preset's check is satisfied by a loss that is dropped right here, never called)
+    const dropped: PerceptualLoss = () => {
+      throw new ConfigError(`recipe ${r.name}.pixelObjective`, 'internal: the dropped perceptual loss was called');
+    };
+    options = { ...pixelObjectivePreset(spec.preset, { totalSteps: steps, perceptual: dropped, discriminator: spec.discriminator }), perceptual: undefined, perceptualWeight: 0 };
   } else {
     options = pixelObjectivePreset(spec.preset, { totalSteps: steps, perceptual: perceptual ?? undefined, discriminator: spec.discriminator });
   }
