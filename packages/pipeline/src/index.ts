@@ -10,5 +10,6 @@ export * from './recipes/index.js';
 export * from './cache.js';
 export * from './train/mim.js';
 export * from './train/train-pipeline.js';
+export { MissingPerceptualLossError, loadLpips, buildPixelObjective, describeObjective, type LpipsWeightsSource } from './train/pixel-objective.js';
 export * from './evaluate.js';
 export * from './image-files.js';

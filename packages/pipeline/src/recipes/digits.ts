@@ -26,6 +26,9 @@ export const DIGITS_RECIPE: PipelineRecipe = {
   // Stage Ia noise sigma 0.1: this encoder's LayerNorm-ed features vary only ~0.18 per channel (the
   // paper's 0.4 drowned them and the decoder learnt a blur).
   pixelDecoder: { width: 64, depth: 2, heads: 4, mlpDim: 256, clsToken: false, layerNormEps: 1e-6, outputMean: [0.5, 0.5, 0.5], outputStd: [0.5, 0.5, 0.5], noise: { mode: 'fixed', sigma: 0.1 } },
+  // L2 only, as `fae train pixel` trains the shipped decoder (decoders' 'mnist' preset: no LPIPS on 28 px
+  // grey digits, no GAN in a minutes-long CPU budget)
+  pixelObjective: { preset: 'mnist' },
   stages: {
     ib: { steps: 2000, batch: 32, lr: 1e-3, warmup: 20, clipNorm: 1, beta: 1e-6 },
     ia: { steps: 1500, batch: 32, lr: 1e-3, warmup: 20, clipNorm: 1 },

@@ -8,7 +8,9 @@
 //   generator LightningDiT-XL/1, 2M iters x 512, lr 1e-4 constant, EMA 0.9999, time shift 0.4 in LightningDiT's
 //             form (2.5 in the SD3 form used here), Euler 250 steps with CFG; STARFlow-XL (1.4B) with noise
 //             augmentation 0.3 as the flow alternative
-// Pixel-decoder losses: the paper adds perceptual + GAN terms (weights not given); these recipes train L2.
+// Pixel-decoder losses: the paper's L_rec + L_perc + L_GAN (weights not given) as @fae/decoders' 'fae-paper' preset
+//             (RAE's recipe: L1 + LPIPS-VGG16 1.0 + 0.75 x adaptive GAN from 50% of each stage, D from 37.5%);
+//             LPIPS comes from trainPipeline's lpipsWeights (torchvision VGG16 + lpips v0.1 linear layers)
 import { ADAPTER_PRESETS } from '@fae/adapter';
 import { FEATURE_DECODER_PRESETS, PIXEL_DECODER_PRESETS } from '@fae/decoders';
 import { PRESETS as DIT_PRESETS } from '@fae/diffusion';
@@ -34,6 +36,7 @@ function paperRecipe(name: string, description: string, encoder: PipelineRecipe[
     adapter: strip(ADAPTER_PRESETS['fae-dinov2-g'].config, ['inputDim', 'gridSize', 'latentChannels']),
     featureDecoder: strip(FEATURE_DECODER_PRESETS['fae-dinov2-g'].config, ['latentChannels', 'outputDim', 'gridSize']),
     pixelDecoder: { ...strip(PIXEL_DECODER_PRESETS['fae-dinov2-g-vit-l'].config, ['inputDim', 'gridSize', 'imageSize']), noise: pixelNoise },
+    pixelObjective: { preset: 'fae-paper' },
     stages: {
       ib: { steps: 1_000_000, batch: 1024, lr: 1e-4, warmup: 1000, beta: 1e-6 },
       ia: { steps: 900_000, batch: 512, lr: 1e-4, warmup: 1000 },

@@ -3,7 +3,7 @@
 // image preprocessing and the sampling defaults. trainPipeline() runs any recipe on any dataset.
 import { ConfigError } from '@fae/core';
 import type { SingleAttentionEncoderConfig } from '@fae/adapter';
-import type { FeatureDecoderConfig, PixelDecoderConfig } from '@fae/decoders';
+import { PIXEL_OBJECTIVE_PRESETS, type FeatureDecoderConfig, type PatchDiscriminatorConfig, type PixelDecoderConfig, type PixelObjectivePresetName } from '@fae/decoders';
 import type { LightningDiTConfig } from '@fae/diffusion';
 import type { TarFlowConfig } from '@fae/flow';
 import type { GeneratorDefaults } from '../generator.js';
@@ -47,6 +47,18 @@ export interface GeneratorSpec<C> {
   sampling: GeneratorDefaults;
 }
 
+/**
+ * The pixel decoder's loss in stages Ia and II: a @fae/decoders PIXEL_OBJECTIVE_PRESETS name (loss
+ * weights; GAN starts as fractions of each stage's steps), the PatchGAN discriminator's size, and
+ * whether a preset's perceptual term (LPIPS-VGG16, trainPipeline's `lpipsWeights` / `perceptual`) is
+ * 'required' (the default: the run refuses to start without it) or used 'when-given' (smoke only).
+ */
+export interface PixelObjectiveSpec {
+  preset: PixelObjectivePresetName;
+  discriminator?: Partial<PatchDiscriminatorConfig>;
+  perceptual?: 'required' | 'when-given';
+}
+
 export interface PipelineRecipe {
   name: string;
   description: string;
@@ -60,6 +72,8 @@ export interface PipelineRecipe {
   featureDecoder: Partial<FeatureDecoderConfig>;
   /** inputDim, gridSize and imageSize are filled in. */
   pixelDecoder: Partial<PixelDecoderConfig>;
+  /** The pixel decoder's loss (stages Ia and II). */
+  pixelObjective: PixelObjectiveSpec;
   stages: {
     /** Adapter + feature decoder: L2 + beta KL. */
     ib: StageSpec & { beta: number };
@@ -95,6 +109,12 @@ export function checkRecipe(r: PipelineRecipe): PipelineRecipe {
     checkStage(r.encoder.train, `${w}.encoder.train`);
     if (r.encoder.config.image_size !== r.image.size) throw new ConfigError(`${w}.encoder.config.image_size`, `must equal image.size ${r.image.size}, got ${r.encoder.config.image_size}`);
   } else if (r.encoder?.kind !== 'pretrained') throw new ConfigError(`${w}.encoder.kind`, "must be 'pretrained' or 'mim'");
+  if (!Object.hasOwn(PIXEL_OBJECTIVE_PRESETS, r.pixelObjective?.preset ?? '')) {
+    throw new ConfigError(`${w}.pixelObjective.preset`, `must be one of ${Object.keys(PIXEL_OBJECTIVE_PRESETS).join(', ')}, got ${r.pixelObjective?.preset}`);
+  }
+  if (r.pixelObjective.perceptual !== undefined && !['required', 'when-given'].includes(r.pixelObjective.perceptual)) {
+    throw new ConfigError(`${w}.pixelObjective.perceptual`, `must be 'required' or 'when-given', got ${r.pixelObjective.perceptual}`);
+  }
   checkStage(r.stages?.ib, `${w}.stages.ib`);
   checkStage(r.stages?.ia, `${w}.stages.ia`);
   checkStage(r.stages?.ii, `${w}.stages.ii`);

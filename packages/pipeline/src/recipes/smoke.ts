@@ -23,6 +23,10 @@ export const SMOKE_RECIPE: PipelineRecipe = {
   adapter: { depth: 1, heads: 2, headDim: 16, mlpRatio: 0, preNorm: false, activation: 'gelu', positions: 'sincos' },
   featureDecoder: { width: 32, depth: 1, heads: 2, mlpRatio: 2, rope: true },
   pixelDecoder: { width: 32, depth: 1, heads: 2, mlpDim: 64, clsToken: false, layerNormEps: 1e-6, outputMean: [0.5, 0.5, 0.5], outputStd: [0.5, 0.5, 0.5], noise: { mode: 'fixed', sigma: 0.1 } },
+  // The paper's objective in miniature: L1 + adaptive-weighted GAN (D from step 2 of 4 in Ia, 1 of 2 in
+  // II) with a small PatchGAN; LPIPS when trainPipeline is given one (tests pass a procedural one), else
+  // left out and logged: the smoke run needs no download.
+  pixelObjective: { preset: 'fae-paper', discriminator: { ndf: 8, nLayers: 2 }, perceptual: 'when-given' },
   stages: {
     ib: { steps: 4, batch: 8, lr: 1e-3, warmup: 1, clipNorm: 1, beta: 1e-6 },
     ia: { steps: 4, batch: 8, lr: 1e-3, warmup: 1, clipNorm: 1 },

@@ -3,8 +3,8 @@
 //   encoder   frozen pretrained encoder (referenced, not copied), or the recipe's own MIM-pretrained one
 //   features  the encoder over every image once -> <dir>/work/features (sharded, resumable cache)
 //   stage-ib  adapter + feature decoder on cached features (L2 + beta KL), then the latent statistics
-//   stage-ia  pixel decoder on cached features + noise
-//   stage-ii  pixel decoder on the FAE's reconstructions x^
+//   stage-ia  pixel decoder on cached features + noise        } with the recipe's pixelObjective (L2 / L1 +
+//   stage-ii  pixel decoder on the FAE's reconstructions x^   } LPIPS + adaptive GAN; see ./pixel-objective.ts)
 //   latents   normalised latents of every image -> <dir>/work/latents (sharded, resumable cache)
 //   dit, tarflow  the generators, streaming the latent cache
 // then <dir>/pipeline.json: FaePipeline.load(dir) opens the result.
@@ -12,11 +12,14 @@
 // <dir>/train-state.json records the recipe and the finished stages. Run it again after an
 // interruption and it skips the finished stages and continues the interrupted one from its last
 // checkpoint (every ~1/20 of a stage, <dir>/work/checkpoints/<stage>) or cache shard. A different
-// recipe or dataset in the same folder is refused unless `restart` is set.
+// recipe or dataset in the same folder is refused unless `restart` is set. A GAN objective's
+// discriminator is a module of its stage's checkpoints (resumed with the decoder); each pixel stage
+// starts its own (seeded) discriminator, since the preset's GAN starts are fractions of that stage.
 import * as tf from '@tensorflow/tfjs-core';
 import { AdamW, ConfigError, Rng, Trainer, cosineSchedule, withSeededRandom, type DataSource, type HubOptions } from '@fae/core';
 import { computeLatentStats, type SingleAttentionEncoder } from '@fae/adapter';
-import { FeatureAutoEncoder, PixelDecoder, trainStageIa, trainStageIb, trainStageII, type FeatureCache, type FeatureDecoder } from '@fae/decoders';
+import { FeatureAutoEncoder, PixelDecoder, trainStageIa, trainStageIb, trainStageII, type FeatureCache, type FeatureDecoder, type PerceptualLoss } from '@fae/decoders';
+import type { Lpips } from '@fae/eval';
 import { DiffusionTrainer, LightningDiT, type LatentBatch } from '@fae/diffusion';
 import { Dinov2Model, loadEncoder, parseDinov2Config, type FeatureEncoder } from '@fae/encoders';
 import { TarFlow, createFlowTrainer, type FlowBatch } from '@fae/flow';
@@ -29,6 +32,7 @@ import { toEncoderPixels, type PipelinePreprocessing } from '../preprocess.js';
 import { checkRecipe, type PipelineRecipe, type StageSpec } from '../recipes/recipe.js';
 import { MimHead, MimPretraining, mimLoss, randomPatchMask } from './mim.js';
 import { nodeFsPromises } from '../node-fs.js';
+import { MissingPerceptualLossError, buildPixelObjective, describeObjective, loadLpips, needsPerceptual, presetOf, usesPerceptual, type LpipsWeightsSource } from './pixel-objective.js';
 
 export const TRAIN_STAGES = ['encoder', 'features', 'stage-ib', 'stage-ia', 'stage-ii', 'latents', 'dit', 'tarflow'] as const;
 export type TrainStageName = (typeof TRAIN_STAGES)[number];
@@ -53,6 +57,15 @@ export interface TrainPipelineOptions {
   hub?: HubOptions;
   /** Images per encoder / adapter pass while caching (default 32). */
   cacheBatch?: number;
+  /**
+   * LPIPS-VGG16 for a pixel objective with a perceptual term (the paper recipes): a folder holding
+   * vgg16.safetensors | vgg16-397923af.pth (torchvision) and vgg.pth | lpips_vgg_v0.1.safetensors (lpips
+   * v0.1), or `{ backbone, linear }` files / http(s) URLs / hub org/name/file (fetched through `hub`).
+   * Loaded before any stage trains; absent or unreadable -> MissingPerceptualLossError.
+   */
+  lpipsWeights?: LpipsWeightsSource;
+  /** A ready perceptual loss on [-1, 1] images instead (an Lpips, or any function); the caller keeps ownership. */
+  perceptual?: Lpips | PerceptualLoss;
 }
 
 export interface StageLog {
@@ -63,6 +76,10 @@ export interface StageLog {
   lr?: number;
   /** [step, loss] every ~1/50 of the run, and the last. */
   losses?: Array<[number, number]>;
+  /** Pixel stages: the objective that ran, e.g. "fae-paper: 1 x l1 + 1 x perceptual + 0.75 x adaptive GAN from step 450000 (D from 337500)". */
+  objective?: string;
+  /** Pixel stages: the last step's loss terms (rec, perceptual, gan, ganWeight, disc). */
+  parts?: Record<string, number>;
 }
 
 export interface TrainState {
@@ -117,6 +134,20 @@ export async function trainPipeline(recipeIn: PipelineRecipe, datasetIn: ImageDa
     else await fs.rm(work, { recursive: true, force: true });
   }
   const saveState = () => writeJson(statePath, state);
+  // the perceptual loss first: a paper recipe without LPIPS weights fails here, before anything trains
+  const pixelStagesLeft = !state.done.includes('stage-ia') || !state.done.includes('stage-ii');
+  let perceptual: PerceptualLoss | null = null;
+  let ownedLpips: Lpips | null = null;
+  if (pixelStagesLeft && usesPerceptual(recipe)) {
+    if (o.perceptual) perceptual = typeof o.perceptual === 'function' ? o.perceptual : ((lp: Lpips) => (a: tf.Tensor, b: tf.Tensor) => lp.loss(a, b))(o.perceptual);
+    else if (o.lpipsWeights !== undefined) {
+      ownedLpips = await loadLpips(o.lpipsWeights, recipe, o.hub);
+      const lp = ownedLpips;
+      perceptual = (a, b) => lp.loss(a, b);
+    } else if (needsPerceptual(recipe)) {
+      throw new MissingPerceptualLossError(recipe.name, recipe.pixelObjective.preset, presetOf(recipe.pixelObjective, recipe.name).perceptualWeight, 'neither lpipsWeights nor perceptual was given');
+    }
+  }
   await saveState();
   const p = preprocessingOf(recipe);
   const classes = dataset.classes.length;
@@ -224,18 +255,25 @@ export async function trainPipeline(recipeIn: PipelineRecipe, datasetIn: ImageDa
       : await loadModule<PixelDecoder>(dir, 'pixel-decoder');
     const fae = stage === 'stage-ii' ? await loadFae() : null;
     fae?.eval().freeze();
+    let objective: ReturnType<typeof buildPixelObjective> | null = null;
     try {
+      objective = buildPixelObjective(decoder, recipe, s.steps, recipe.seed + (stage === 'stage-ia' ? 7 : 8), perceptual);
+      let parts: Record<string, number> = {};
       const common = {
         decoder, steps: s.steps, data: cache.dataSource({ batchSize: Math.min(s.batch, cache.count), seed: recipe.seed + (stage === 'stage-ia' ? 4 : 5), images: true }),
-        lr: s.lr, warmupSteps: s.warmup, seed: recipe.seed + 6, clipNorm: s.clipNorm, objective: { reconstruction: 'l2' as const },
-        checkpoint: ckpt(stage, s.steps), onProgress: (ev: { step: number; loss: number }) => progress(stage)(ev.step, s.steps, ev.loss),
+        lr: s.lr, warmupSteps: s.warmup, seed: recipe.seed + 6, clipNorm: s.clipNorm, objective,
+        checkpoint: ckpt(stage, s.steps), onProgress: (ev: { step: number; loss: number; parts: Record<string, number> }) => {
+          parts = ev.parts;
+          return progress(stage)(ev.step, s.steps, ev.loss);
+        },
       };
       const r = stage === 'stage-ia' ? await trainStageIa(common) : await trainStageII({ ...common, fae: fae! });
       r.dispose();
       decoder.eval();
       await saveModule(dir, 'pixel-decoder', decoder);
-      return { stage, seconds: 0, steps: s.steps, batch: s.batch, lr: s.lr, losses: subsample(r.losses, r.step - r.losses.length) };
+      return { stage, seconds: 0, steps: s.steps, batch: s.batch, lr: s.lr, losses: subsample(r.losses, r.step - r.losses.length), objective: describeObjective(objective, recipe.pixelObjective.preset), parts };
     } finally {
+      objective?.dispose();
       decoder.dispose();
       fae?.dispose();
     }
@@ -349,6 +387,7 @@ export async function trainPipeline(recipeIn: PipelineRecipe, datasetIn: ImageDa
     }
   } finally {
     (encoder as FeatureEncoder | null)?.dispose();
+    (ownedLpips as Lpips | null)?.dispose();
   }
   const generators: PipelineManifest['generators'] = {};
   for (const name of ['dit', 'tarflow'] as const) {
