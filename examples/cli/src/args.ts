@@ -40,7 +40,7 @@ const PER_COMMAND: Record<CommandName, OptionSpec> = {
   eval: { 'per-class': { type: 'string' }, steps: { type: 'string' }, cfg: { type: 'string' }, data: { type: 'string' }, images: { type: 'string' } },
   train: {
     steps: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, continue: { type: 'boolean' }, resume: { type: 'boolean' },
-    data: { type: 'string' }, recipe: { type: 'string' }, encoder: { type: 'string' }, restart: { type: 'boolean' }, 'step-scale': { type: 'string' },
+    data: { type: 'string' }, recipe: { type: 'string' }, encoder: { type: 'string' }, lpips: { type: 'string' }, restart: { type: 'boolean' }, 'step-scale': { type: 'string' },
   },
 };
 
@@ -86,6 +86,8 @@ export interface CommandOptions {
   recipe?: string;
   /** train all: a frozen pretrained encoder (hub id, preset or folder) instead of the recipe's. */
   encoder?: string;
+  /** train all: LPIPS weights (folder with vgg16 + lpips lin files, URL or hub id) for the paper recipes' perceptual loss. */
+  lpips?: string;
   /** train all: start afresh in a models folder that holds another run. */
   restart?: boolean;
   /** train all --recipe: multiplies every stage's steps (quick trials). */
@@ -164,7 +166,7 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
       if (!['dit', 'tarflow', 'dit-pixels'].includes(stage)) throw new UsageError(`--continue applies to dit, tarflow and dit-pixels, not '${stage}'`, command);
       options.continueTraining = true;
     }
-    for (const k of ['data', 'recipe', 'encoder'] as const) {
+    for (const k of ['data', 'recipe', 'encoder', 'lpips'] as const) {
       if (typeof v[k] !== 'string') continue;
       if (!v[k]) throw new UsageError(`--${k} expects a value`, command);
       options[k] = v[k] as string;
@@ -175,8 +177,8 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
       if (!(options.stepScale > 0)) throw new UsageError('--step-scale must be > 0', command);
       if (!options.recipe) throw new UsageError('--step-scale goes with --recipe', command);
     }
-    if (options.data || options.recipe || options.encoder || options.restart) {
-      if (stage !== 'all') throw new UsageError(`--data, --recipe, --encoder and --restart train a whole pipeline: use \`fae train all\`, not '${stage}'`, command);
+    if (options.data || options.recipe || options.encoder || options.lpips || options.restart) {
+      if (stage !== 'all') throw new UsageError(`--data, --recipe, --encoder, --lpips and --restart train a whole pipeline: use \`fae train all\`, not '${stage}'`, command);
       if (!options.recipe) throw new UsageError('--recipe is required with --data (smoke, digits, paper-dinov2-g, paper-siglip2)', command);
       if (!global.models) throw new UsageError('--models <folder> is required with --recipe (the folder the pipeline is trained into)', command);
       if (v.continue || v.resume || options.lr || options.steps) throw new UsageError('--continue, --resume, --steps and --lr are for the digit stages (a recipe run resumes by itself when started again; --step-scale and --batch scale a recipe)', command);

@@ -79,14 +79,16 @@ folder or tar shards: reconstruction PSNR / SSIM and feature cosine / R^2, laten
 each generator the Frechet distance of the frozen encoder's pooled features of samples vs the images.`,
   train: `fae train <stage> [--steps n] [--batch n] [--lr x] [--continue | --resume] [global options]
 fae train all --data <folder|shards|mnist> --recipe <name> --models <dir> [--encoder <hub id|folder>]
-              [--batch n] [--step-scale x] [--restart] [global options]
+              [--batch n] [--step-scale x] [--lpips <folder>] [--restart] [global options]
 
 With --recipe: trains a whole pipeline (@fae/pipeline's trainPipeline) on your images: an image folder
 (class sub-folders = labels, or a flat folder with labels.txt; PNG/JPEG of any size, grey/RGB/RGBA) or
 WebDataset tar shards (a .tar, a folder of them, or train-{000..099}.tar). Recipes: smoke (every
 stage, tiny, seconds), digits (the shipped MNIST run), paper-dinov2-g, paper-siglip2 (the paper's
 shapes and steps; scale them with --step-scale / --batch). --encoder replaces the recipe's encoder by a
-frozen pretrained one (e.g. facebook/dinov2-base, google/siglip2-base-patch16-256). Started again
+frozen pretrained one (e.g. facebook/dinov2-base, google/siglip2-base-patch16-256). The paper recipes'
+pixel decoder trains with LPIPS: --lpips names a folder (or URL / hub id) holding torchvision's
+vgg16 weights and LPIPS v0.1 lin weights (see @fae/pipeline's README). Started again
 with the same arguments, a run skips its finished stages and resumes the interrupted one.
 
 Without --recipe, the digits stages one by one:

@@ -54,6 +54,9 @@ describe('fae command line', () => {
     expect(usageError(['train', 'stage-ib', '--data', 'imgs']).message).toMatch(/train all/);
     expect(usageError(['train', 'all', '--data', 'imgs', '--models', 'm']).message).toMatch(/--recipe is required/);
     expect(usageError(['train', 'all', '--recipe', 'smoke']).message).toMatch(/--models/);
+    expect(usageError(['train', 'stage-ia', '--lpips', 'w']).message).toMatch(/train all/);
+    expect(usageError(['train', 'all', '--recipe', 'paper-dinov2-g', '--models', 'm', '--lpips', '']).message).toMatch(/--lpips expects a value/);
+    expect(parseCommandLine(['train', 'all', '--recipe', 'paper-dinov2-g', '--models', 'm', '--lpips', '/w/lpips']).options.lpips).toBe('/w/lpips');
     expect(usageError(['eval', '--images', '5']).message).toMatch(/--data/);
     expect(usageError(['sample', '--labels', '1,a']).message).toMatch(/integer, got 'a'/);
     expect(usageError(['sample', '--class', '1', '--labels', '2']).message).toMatch(/not both/);

@@ -52,7 +52,7 @@ export async function trainOnData(env: Env, modelsDir: string) {
   if (recipe.encoder.kind === 'pretrained') env.log(`encoder: ${recipe.encoder.source} (frozen, input ${recipe.encoder.encoderSize}x${recipe.encoder.encoderSize})`);
   const bars = barsFor(env);
   const r = await trainPipeline(recipe, dataset, modelsDir, {
-    restart: o.restart, log: (line) => {
+    restart: o.restart, lpipsWeights: o.lpips, log: (line) => {
       bars.done();
       env.log(line);
     },
