@@ -103,7 +103,7 @@ async function readDigitImages(paths: string[], io?: MainIO): Promise<DigitSet> 
 async function inputDigits(env: Env): Promise<{ set: DigitSet; from: string }> {
   if (env.p.positionals.length) return { set: await readDigitImages(env.p.positionals, env.io), from: `${env.p.positionals.length} image file(s)` };
   const n = env.p.options.mnist ?? 16;
-  return { set: sliceDigits(splitMnist().heldOut, 0, n), from: `the first ${n} held-out MNIST digits` };
+  return { set: sliceDigits((await splitMnist()).heldOut, 0, n), from: `the first ${n} held-out MNIST digits` };
 }
 
 function labelsFor(p: ParsedCommand, perClassDefault: number): number[] {
@@ -156,9 +156,9 @@ async function reconstructGrid(env: Env, pipe: FaePipeline, input: tf.Tensor4D, 
   return { png, n, featureCosine: mean(cosines), psnr: mean(q.psnr) };
 }
 
-function trainContext(env: Env, modelsDir: string): TrainContext {
+async function trainContext(env: Env, modelsDir: string): Promise<TrainContext> {
   const stepScale = Number(process.env.FAE_STEP_SCALE ?? 1);
-  const split = splitMnist();
+  const split = await splitMnist();
   const classifierTrain = split.train;
   // The FAE and the generators train on the first TRAIN_DIGITS training digits (a 2-core CPU budget);
   // smoke runs (tests, CI) on 300.
@@ -178,7 +178,7 @@ const fullEval = () => (Number(process.env.FAE_STEP_SCALE ?? 1) < 1 ? QUICK_EVAL
 async function evaluate(env: Env, m: DigitModels, o: { perClass: number; reconstructionDigits: number; linearProbe: false | { trainDigits: number; testDigits: number; epochs: number } }): Promise<DigitMetrics> {
   let current: ProgressBar | null = null;
   let what = '';
-  const metrics = await evaluateDigits(m, splitMnist(), {
+  const metrics = await evaluateDigits(m, await splitMnist(), {
     ...o, seed: env.p.global.seed + 1000, steps: env.p.options.steps, cfg: env.p.options.cfg,
     onProgress: (w, done, total) => {
       if (w !== what) {
@@ -217,7 +217,7 @@ export async function runCommand(p: ParsedCommand, io: MainIO): Promise<void> {
         return;
       }
       const modelsDir = resolve(p.global.models ?? join(out, 'checkpoints'));
-      const ctx = trainContext(env, modelsDir);
+      const ctx = await trainContext(env, modelsDir);
       const { logs } = await runTrainStage(ctx, p.options.stage!, `fae ${process.argv.slice(2).join(' ')}`);
       let metrics: DigitMetrics | undefined;
       if (p.options.stage === 'all') {
@@ -236,7 +236,7 @@ export async function runCommand(p: ParsedCommand, io: MainIO): Promise<void> {
       let models = p.global.models;
       if (p.options.train) {
         models = join(out, 'checkpoints');
-        const ctx = trainContext(env, models);
+        const ctx = await trainContext(env, models);
         await runTrainStage(ctx, 'all', 'fae demo --train');
       }
       const e2: Env = { ...env, p: { ...p, global: { ...p.global, models } } };
@@ -248,12 +248,12 @@ export async function runCommand(p: ParsedCommand, io: MainIO): Promise<void> {
         const pipe = digitPipeline(m);
         const dit = await sampleGrid(e2, pipe, 'dit', byRow, per, 'demo-dit');
         const flow = await sampleGrid(e2, pipe, 'tarflow', byRow, per, 'demo-tarflow');
-        const heldInput = digitsToUnitImages(sliceDigits(splitMnist().heldOut, 0, 16));
+        const heldInput = digitsToUnitImages(sliceDigits((await splitMnist()).heldOut, 0, 16));
         const rec = await reconstructGrid(e2, pipe, heldInput, 'demo-reconstructions');
         heldInput.dispose();
         // Quick metrics of the demo's own samples (the full evaluation is `fae eval`; the shipped
         // checkpoints' numbers are printed below as shippedFullEvaluation).
-        const held = splitMnist().heldOut;
+        const held = (await splitMnist()).heldOut;
         const real = await classifyReal(m, held);
         const judge = async (g: typeof dit, generator: Generator) => {
           const j = await judgeSamples(m.classifier!, g.images, byRow, real.features);
@@ -262,7 +262,7 @@ export async function runCommand(p: ParsedCommand, io: MainIO): Promise<void> {
         };
         let correct = 0;
         for (let i = 0; i < real.predictions.length; i++) if (real.predictions[i] === held.labels[i]) correct++;
-        const recMetrics = await evaluateDigits(m, splitMnist(), { perClass: 0, generators: [], reconstructionDigits: 100, linearProbe: false, seed: p.global.seed });
+        const recMetrics = await evaluateDigits(m, await splitMnist(), { perClass: 0, generators: [], reconstructionDigits: 100, linearProbe: false, seed: p.global.seed });
         const metrics = {
           note: `accuracy and digit FID of the ${byRow.length} digits in each grid (FID from so few samples is biased upwards; see shippedFullEvaluation for ${FULL_EVAL.perClass * 10} samples)`,
           classifier: { heldOutAccuracy: correct / held.labels.length },
