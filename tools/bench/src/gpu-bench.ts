@@ -11,7 +11,8 @@
 // --sweep: the matmul kernels side by side on the 4096^3 and the models' projection shapes, with
 // each one's largest difference from the scalar kernel's output (then exits).
 // --updates ops: AdamW / EMA as tfjs ops instead of @fae/core's fused update kernels (before/after);
-// --only NAME: just the model workloads whose name contains NAME (no kernel-level workloads).
+// --only NAME: just the model workloads whose name contains NAME (no kernel-level workloads);
+// --skip NAME: leaves out the model workloads whose name contains NAME.
 // From the sources (software Vulkan where scripts/lavapipe.mjs installed it, re-executing itself
 // with that environment):
 //   node --import tsx --import ./tools/bench/src/use-sources.mjs tools/bench/src/gpu-bench.ts --quick
@@ -37,6 +38,7 @@ const updatesIdx = process.argv.indexOf('--updates');
 const updates = updatesIdx > 0 ? process.argv[updatesIdx + 1] : 'fused';
 const onlyIdx = process.argv.indexOf('--only');
 const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : undefined;
+const skip = process.argv.indexOf('--skip') > 0 ? process.argv[process.argv.indexOf('--skip') + 1] : undefined;
 const argOf = (name: string) => (process.argv.indexOf(name) > 0 ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const matmul = (argOf('--matmul') ?? 'vec4') as 'vec4' | 'scalar';
 const tileK = Number(argOf('--tile-k') ?? 16) as 8 | 16;
@@ -75,24 +77,26 @@ async function timeAndProfile(name: string, fn: () => tf.Tensor | tf.Tensor[], o
 if (process.argv.includes('--sweep')) {
   // The FAE matmul kernels on the shapes that dominate the models (forward projections of ViT-B at
   // 64x256 tokens, LightningDiT-XL at 128x256, and a B-transposed backward product), vs the scalar one.
-  const shapes: Array<[number, number, number, boolean]> = quick
-    ? [[256, 256, 256, false], [512, 192, 768, true]]
-    : [[4096, 4096, 4096, false], [16384, 768, 3072, false], [16384, 3072, 768, false], [32768, 1152, 3456, false], [16384, 3072, 768, true]];
-  const variants: Array<{ label: string; matmul: 'vec4' | 'scalar'; vec4TileK: 8 | 16 }> = [
+  // [M, K, N, B transposed, A transposed]; the A-transposed one is a weight gradient (x^T dy).
+  const shapes: Array<[number, number, number, boolean, boolean]> = quick
+    ? [[256, 256, 256, false, false], [512, 192, 768, true, false], [192, 512, 768, false, true]]
+    : [[4096, 4096, 4096, false, false], [16384, 768, 3072, false, false], [16384, 3072, 768, false, false], [32768, 1152, 3456, false, false], [16384, 3072, 768, true, false], [768, 16384, 3072, false, true]];
+  const variants: Array<{ label: string; matmul: 'vec4' | 'scalar'; vec4TileK: 8 | 16; tfjs?: boolean }> = [
     { label: 'scalar 128x128 BK16', matmul: 'scalar', vec4TileK: 16 },
     { label: 'vec4 double-buffered BK8', matmul: 'vec4', vec4TileK: 8 },
     { label: 'vec4 double-buffered BK16', matmul: 'vec4', vec4TileK: 16 },
+    { label: "tfjs's own kernel", matmul: 'vec4', vec4TileK: 16, tfjs: true },
   ];
   const sweep: Array<Record<string, string | number>> = [];
-  for (const [M, K, N, tB] of shapes) {
-    const a = tf.randomNormal([M, K], 0, 1, 'float32', 5);
+  for (const [M, K, N, tB, tA] of shapes) {
+    const a = tf.randomNormal(tA ? [K, M] : [M, K], 0, 1, 'float32', 5);
     const b = tf.randomNormal(tB ? [N, K] : [K, N], 0, 1, 'float32', 6);
     let ref: Float32Array | null = null;
     for (const v of variants) {
-      configureFaeWebGPUKernels({ matmul: v.matmul, vec4TileK: v.vec4TileK, minWork: 0, minTiles: 0 });
-      const name = `${M}x${K} @ ${K}x${N}${tB ? ' (B transposed)' : ''}`;
-      const t = await timeGpu(name, () => tf.matMul(a, b, false, tB), { flops: 2 * M * N * K });
-      const y = tf.matMul(a, b, false, tB);
+      configureFaeWebGPUKernels({ matmul: v.matmul, vec4TileK: v.vec4TileK, minWork: v.tfjs ? Number.MAX_SAFE_INTEGER : 0, minTiles: 0, transposeA: true });
+      const name = `${M}x${K} @ ${K}x${N}${tB ? ' (B transposed)' : ''}${tA ? ' (A transposed)' : ''}`;
+      const t = await timeGpu(name, () => tf.matMul(a, b, tA, tB), { flops: 2 * M * N * K });
+      const y = tf.matMul(a, b, tA, tB);
       const vals = (await y.data()) as Float32Array;
       y.dispose();
       let maxAbs = 0;
@@ -135,7 +139,7 @@ tf.dispose(x);
 block.dispose();
 
 if (!process.argv.includes('--no-models')) {
-  for (const w of modelBenchmarks({ gpu: true, quick, only, profile })) {
+  for (const w of modelBenchmarks({ gpu: true, quick, only, skip, profile })) {
     try {
       const r = await w();
       console.error(`[bench] ${r.name}: ${r.ms.toFixed(2)} ms (${r.note})`);

@@ -123,8 +123,8 @@ async function runWorkload(spec: ModelSpec, target: Target, profile: boolean): P
  * The model workloads of a target ('gpu': issue #10, 'cpu': issue #11); `quick`: tiny configs, batch 1;
  * `only`: those whose name contains it; `profile` (gpu): a per-kernel GPU profile of one more call.
  */
-export function modelBenchmarks(opts: { gpu?: boolean; quick?: boolean; only?: string; profile?: boolean } = {}): Array<() => Promise<Timing & { profile?: GpuProfile }>> {
+export function modelBenchmarks(opts: { gpu?: boolean; quick?: boolean; only?: string; skip?: string; profile?: boolean } = {}): Array<() => Promise<Timing & { profile?: GpuProfile }>> {
   const target: Target = opts.gpu ? 'gpu' : 'cpu';
-  const specs = modelSpecs(target, opts.quick ? 'quick' : 'full').filter((spec) => !opts.only || modelShapes(spec).name.includes(opts.only));
+  const specs = modelSpecs(target, opts.quick ? 'quick' : 'full').filter((spec) => (!opts.only || modelShapes(spec).name.includes(opts.only)) && (!opts.skip || !modelShapes(spec).name.includes(opts.skip)));
   return specs.map((spec) => () => runWorkload(spec, target, !!opts.profile && target === 'gpu'));
 }
