@@ -20,11 +20,6 @@ for a in "$@"; do case "$a" in --quick|--no-models) torch_args+=("$a") ;; esac; 
 if [ -z "${SKIP_TORCH:-}" ]; then
   python3 .device/torch_bench.py --out "$OUT" --check-shapes .device/model-shapes.json --modes "${TORCH_MODES:-fp32,tf32,bf16}" ${torch_args[@]+"${torch_args[@]}"} 2>&1 | grep -v '^\[torch\]'
 fi
-if [ -n "${ORT:-}" ]; then # the JS peer: onnxruntime-web's WebGPU EP (prepare.sh packs it)
-  echo "== onnxruntime-web WebGPU ($(date -u +%H:%M:%S))"
-  tar -C .device -xJf .device/ortweb.tar.xz
-  /tmp/fae/node .device/ort-webgpu-bench.mjs --out "$OUT" ${torch_args[@]+"${torch_args[@]}"} 2>&1 | grep -v "^Warning\|^$"
-fi
 if [ -z "${PASSES:-}" ]; then PASSES=$(for k in ${KERNELS:-tfjs fae}; do printf -- '--kernels %s;' "$k"; done); fi
 IFS=';' read -ra passes <<< "$PASSES"
 for p in "${passes[@]}"; do
@@ -33,3 +28,8 @@ for p in "${passes[@]}"; do
   # shellcheck disable=SC2086
   /tmp/fae/node .device/gpu-bench.mjs $p --out "$OUT" "$@" 2>&1 | grep -v "^Warning\|^$\|^\[bench\]\|^\[Invalid"
 done
+if [ -n "${ORT:-}" ]; then # the JS peer: onnxruntime-web's WebGPU EP (prepare.sh packs it)
+  echo "== onnxruntime-web WebGPU ($(date -u +%H:%M:%S))"
+  tar -C .device -xJf .device/ortweb.tar.xz
+  /tmp/fae/node .device/ort-webgpu-bench.mjs --out "$OUT" ${torch_args[@]+"${torch_args[@]}"} 2>&1 | grep -v "^Warning\|^$"
+fi
