@@ -26,7 +26,7 @@ for p in "${passes[@]}"; do
   [ -n "$p" ] || continue
   echo "== gpu-bench $p $* ($(date -u +%H:%M:%S))"
   # shellcheck disable=SC2086
-  /tmp/fae/node .device/gpu-bench.mjs $p --out "$OUT" "$@" 2>&1 | grep -v "^Warning\|^$\|^\[bench\]\|^\[Invalid"
+  /tmp/fae/node .device/gpu-bench.mjs $p --out "$OUT" "$@" 2>&1 | grep -v "^Warning\|^$\|^\[Invalid"
 done
 if [ -n "${ORT:-}" ]; then # the JS peer: onnxruntime-web's WebGPU EP (prepare.sh packs it)
   echo "== onnxruntime-web WebGPU ($(date -u +%H:%M:%S))"

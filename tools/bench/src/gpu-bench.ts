@@ -17,7 +17,7 @@
 // with that environment):
 //   node --import tsx --import ./tools/bench/src/use-sources.mjs tools/bench/src/gpu-bench.ts --quick
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configureFaeWebGPUKernels, initBackend, installNodeWebGPU, registerFaeWebGPUKernels, unregisterFusedUpdateKernels } from '@fae/core';
 import { restartWithSoftwareVulkan } from './script.js';
@@ -117,11 +117,24 @@ if (process.argv.includes('--sweep')) {
   for (const r of sweep) console.log(`| ${Object.values(r).join(' | ')} |`);
   process.exit(0);
 }
+const machine = machineInfo(['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'webgpu']);
+const variant = kernels === 'fae' ? `-${matmul}${matmul === 'vec4' ? tileK : ''}` : '';
+const reportFile = join(outDir, `webgpu-${kernels}${variant}${updates === 'ops' ? '-ops-updates' : ''}${only ? '-only' : ''}${profile ? '-profile' : ''}${quick ? '-quick' : ''}.json`);
+/** Writes the JSON so far (after every workload: a run cut short keeps what it measured). */
+function writeReport(): void {
+  const report = { engine: 'tfjs', backend: info.backend, adapter: info.adapter, features: info.features, kernels, matmul: kernels === 'fae' ? { matmul, tileK } : undefined, updates, only, skip, quick, profile, machine, results };
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(`${reportFile}.tmp`, JSON.stringify(report, null, 2));
+  renameSync(`${reportFile}.tmp`, reportFile);
+}
+writeReport();
+
 // Kernel-level shapes (py/torch_bench.py: the same lists).
 for (const n of only ? [] :  quick ? [256, 512] : [1024, 2048, 4096]) {
   const a = tf.randomNormal([n, n], 0, 1, 'float32', 1);
   const b = tf.randomNormal([n, n], 0, 1, 'float32', 2);
   results.push(await timeAndProfile(`matmul ${n}^3`, () => tf.matMul(a, b), { flops: 2 * n ** 3 }));
+  writeReport();
   tf.dispose([a, b]);
 }
 const [B, T, D, H] = quick ? [2, 64, 192, 3] : [64, 256, 768, 12];
@@ -137,25 +150,21 @@ if (!only) {
 }
 tf.dispose(x);
 block.dispose();
+writeReport();
 
 if (!process.argv.includes('--no-models')) {
   for (const w of modelBenchmarks({ gpu: true, quick, only, skip, profile })) {
     try {
       const r = await w();
-      console.error(`[bench] ${r.name}: ${r.ms.toFixed(2)} ms (${r.note})`);
+      console.error(`[bench] ${r.name}: ${r.ms.toFixed(2)} ms (${r.note})${r.profile ? `; profile: ${r.profile.kernels} kernels, ${r.profile.gpuMs.toFixed(1)} ms GPU` : ''}`);
       results.push(r);
+      writeReport();
     } catch (e) {
       results.push({ name: (e as { workload?: string }).workload ?? 'model workload', ms: NaN, note: `skipped: ${(e as Error).message}` });
       console.error(`[bench] ${results.at(-1)!.name} failed:`, e);
     }
   }
 }
-
-const machine = machineInfo(['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'webgpu']);
-const report = { engine: 'tfjs', backend: info.backend, adapter: info.adapter, features: info.features, kernels, matmul: kernels === 'fae' ? { matmul, tileK } : undefined, updates, only, quick, profile, machine, results };
-mkdirSync(outDir, { recursive: true });
-const variant = kernels === 'fae' ? `-${matmul}${matmul === 'vec4' ? tileK : ''}` : '';
-writeFileSync(join(outDir, `webgpu-${kernels}${variant}${updates === 'ops' ? '-ops-updates' : ''}${only ? '-only' : ''}${profile ? '-profile' : ''}${quick ? '-quick' : ''}.json`), JSON.stringify(report, null, 2));
 
 const num = (v: number | undefined, digits: number) => (v === undefined || Number.isNaN(v) ? '' : v.toFixed(digits));
 const rate = (r: { rate?: number; unit?: string }) => (r.rate ? `${num(r.rate, r.rate < 10 ? 2 : 1)} ${r.unit}` : '');
