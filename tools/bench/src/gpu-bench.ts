@@ -40,7 +40,7 @@ const onlyIdx = process.argv.indexOf('--only');
 const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : undefined;
 const skip = process.argv.indexOf('--skip') > 0 ? process.argv[process.argv.indexOf('--skip') + 1] : undefined;
 const argOf = (name: string) => (process.argv.indexOf(name) > 0 ? process.argv[process.argv.indexOf(name) + 1] : undefined);
-const matmul = (argOf('--matmul') ?? 'vec4') as 'vec4' | 'scalar';
+const matmul = (argOf('--matmul') ?? 'scalar') as 'vec4' | 'scalar'; // the library's default
 const tileK = Number(argOf('--tile-k') ?? 16) as 8 | 16;
 const profile = process.argv.includes('--profile');
 
