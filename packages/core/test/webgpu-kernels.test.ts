@@ -24,7 +24,7 @@ describeBackends('FAE WebGPU kernels: tiled matmul', () => {
   it('registers in place of tfjs kernels', () => {
     // choose the tiled kernel for every case, small shapes and A-transposed products included
     saved = configureFaeWebGPUKernels({});
-    configureFaeWebGPUKernels({ minWork: 0, minTiles: 0, transposeA: true });
+    configureFaeWebGPUKernels({ minWork: 0, minTiles: 0, transposeA: true, matmul: 'scalar' });
     expect(registerFaeWebGPUKernels()).toBe(true);
     expect(faeWebGPUKernelsEnabled()).toBe(true);
   });
@@ -69,4 +69,59 @@ describeBackends('FAE WebGPU kernels: tiled matmul', () => {
     await expectClose(db, ref64.matmul(ref64.transpose(a, [1, 0]), g).data, 1e-5);
     tf.dispose([at, bt, gt, da, db]);
   });
+}, { backends: ['webgpu'] });
+
+// The vec4 double-buffered kernel (matmul-vec4.ts) against float64 at 16-byte-aligned shapes that do
+// not divide its 128x128 tiles or its K slices, for both slice depths, with transposes, batch
+// broadcast, several K slices (double buffering) and the fused bias/activation epilogue.
+const VEC_CASES: Array<{ a: number[]; b: number[]; tA?: boolean; tB?: boolean; bias?: boolean }> = [
+  { a: [132, 68], b: [68, 136], bias: true },
+  { a: [2, 3, 40, 52], b: [52, 60] },
+  { a: [68, 132], b: [196, 68], tA: true, tB: true },
+  { a: [2, 72, 100], b: [2, 36, 100], tB: true },
+];
+
+describeBackends('FAE WebGPU kernels: vec4 matmul', () => {
+  let saved: ReturnType<typeof configureFaeWebGPUKernels>;
+  afterAll(() => {
+    unregisterFaeWebGPUKernels();
+    configureFaeWebGPUKernels(saved);
+  });
+  for (const tileK of [16, 8] as const) {
+    for (const [i, c] of VEC_CASES.entries()) {
+      it(`BK ${tileK}: matches float64 at a ${c.a} x b ${c.b}${c.tA ? ' tA' : ''}${c.tB ? ' tB' : ''}${c.bias ? ' + bias, relu' : ''}`, async () => {
+        saved ??= configureFaeWebGPUKernels({});
+        configureFaeWebGPUKernels({ minWork: 0, minTiles: 0, transposeA: true, matmul: 'vec4', vec4TileK: tileK });
+        expect(registerFaeWebGPUKernels()).toBe(true);
+        const swapLast = (n: number) => [...Array(n).keys()].map((d) => (d < n - 2 ? d : d === n - 2 ? n - 1 : n - 2));
+        const a = ref64.randomNd(c.a, 50 + i);
+        const b = ref64.randomNd(c.b, 60 + i);
+        const a2 = c.tA ? ref64.transpose(a, swapLast(c.a.length)) : a; // [..., M, K]
+        const b2 = c.tB ? ref64.transpose(b, swapLast(c.b.length)) : b; // [..., K, N]
+        const aLead = a2.shape.slice(0, -2);
+        let expected: ref64.Nd;
+        if (b2.shape.length === 2 && aLead.length > 0) {
+          const flat = ref64.reshape(a2, [aLead.reduce((x, y) => x * y, 1) * a2.shape.at(-2)!, a2.shape.at(-1)!]);
+          expected = ref64.reshape(ref64.matmul(flat, b2), [...aLead, a2.shape.at(-2)!, b2.shape.at(-1)!]);
+        } else expected = ref64.matmul(a2, b2);
+        const [at, bt] = [ref64.toTensor(a), ref64.toTensor(b)];
+        const before = tf.memory().numTensors;
+        if (c.bias) {
+          const bias = ref64.randomNd([expected.shape.at(-1)!], 70 + i);
+          const bT = ref64.toTensor(bias);
+          const yf = tf.fused.matMul({ a: at, b: bt, transposeA: c.tA, transposeB: c.tB, bias: bT, activation: 'relu' });
+          expect(yf.shape).toEqual(expected.shape);
+          await expectClose(yf, ref64.map(ref64.addSuffix(expected, bias), (x) => Math.max(x, 0)).data, 1e-5);
+          tf.dispose([yf, bT]);
+        } else {
+          const y = tf.matMul(at, bt, c.tA, c.tB);
+          expect(y.shape).toEqual(expected.shape);
+          await expectClose(y, expected.data, 1e-5);
+          y.dispose();
+        }
+        expect(tf.memory().numTensors).toBe(before);
+        tf.dispose([at, bt]);
+      });
+    }
+  }
 }, { backends: ['webgpu'] });

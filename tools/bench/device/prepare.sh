@@ -31,6 +31,20 @@ await build({
   logLevel: 'warning',
 });
 "
+# The JS peer (issue #18): onnxruntime-web's WebGPU EP, bundled script + the package's WebGPU build
+# (not a repository dependency: installed into a temporary folder here, ~6 MB packed).
+node --input-type=module -e "
+import { build } from 'esbuild';
+await build({ entryPoints: ['tools/bench/src/ort-webgpu-bench.ts'], bundle: true, platform: 'node', format: 'esm', target: 'node22',
+  outfile: '.device/ort-webgpu-bench.mjs', external: ['webgpu', 'onnxruntime-web', 'onnxruntime-web/*', '@tensorflow/*', '@fae/*'], logLevel: 'warning' });
+"
+if [ ! -f .device/ortweb.tar.xz ]; then
+  tmp=$(mktemp -d); (cd "$tmp" && npm init -y >/dev/null && npm i --no-audit --no-fund --silent onnxruntime-web@1.30.0)
+  d="$tmp/node_modules/onnxruntime-web"; keep=$(mktemp -d); mkdir -p "$keep/node_modules/onnxruntime-web/dist"
+  cp "$d/package.json" "$keep/node_modules/onnxruntime-web/"
+  cp "$d"/dist/ort.webgpu.bundle.min.mjs "$d"/dist/ort-wasm-simd-threaded.asyncify.mjs "$d"/dist/ort-wasm-simd-threaded.asyncify.wasm "$keep/node_modules/onnxruntime-web/dist/"
+  tar -C "$keep" -cJf .device/ortweb.tar.xz node_modules; rm -rf "$tmp" "$keep"
+fi
 if [ ! -f .device/webgpu.tar.xz ]; then
   tmp=$(mktemp -d); mkdir -p "$tmp/node_modules"; cp -r node_modules/webgpu "$tmp/node_modules/"
   find "$tmp/node_modules/webgpu/dist" -mindepth 1 -maxdepth 1 -type d ! -name linux-x64 -exec rm -rf {} +

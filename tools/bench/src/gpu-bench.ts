@@ -4,19 +4,27 @@
 // shapes in the same call (tools/bench/device/run-gpu.sh runs both); when its torch.json is in the
 // output folder, a side-by-side table follows.
 //   node gpu-bench.mjs [--quick] [--out DIR] [--kernels fae|tfjs] [--updates fused|ops] [--only NAME] [--profile] [--no-models]
+//                      [--matmul vec4|scalar] [--tile-k 8|16] [--sweep]
+// --profile: per-kernel GPU time (timestamp queries, gpu-profile.ts) of one more call of every
+// workload: kernel count, GPU ms, wall ms, largest kernel groups (table + `profile` in the JSON);
+// --matmul / --tile-k: which FAE matmul kernel (matmul-select.ts; before/after comparisons);
+// --sweep: the matmul kernels side by side on the 4096^3 and the models' projection shapes, with
+// each one's largest difference from the scalar kernel's output (then exits).
 // --updates ops: AdamW / EMA as tfjs ops instead of @fae/core's fused update kernels (before/after);
-// --only NAME: just the model workloads whose name contains NAME (no kernel-level workloads).
+// --only NAME: just the model workloads whose name contains NAME (no kernel-level workloads);
+// --skip NAME: leaves out the model workloads whose name contains NAME.
 // From the sources (software Vulkan where scripts/lavapipe.mjs installed it, re-executing itself
 // with that environment):
 //   node --import tsx --import ./tools/bench/src/use-sources.mjs tools/bench/src/gpu-bench.ts --quick
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initBackend, installNodeWebGPU, registerFaeWebGPUKernels, unregisterFusedUpdateKernels } from '@fae/core';
+import { configureFaeWebGPUKernels, initBackend, installNodeWebGPU, registerFaeWebGPUKernels, unregisterFusedUpdateKernels } from '@fae/core';
 import { restartWithSoftwareVulkan } from './script.js';
 import { machineInfo } from './machine.js';
 import { modelBenchmarks } from './model-workloads.js';
 import { VitBlock, readOneElement, timeIt, vitBlockFlops, type Timing } from './workloads.js';
+import { PROFILE_HEADER, profileGpu, profileLine, type GpuProfile } from './gpu-profile.js';
 
 // Dawn finds lavapipe only through the environment the process starts with.
 restartWithSoftwareVulkan();
@@ -30,25 +38,103 @@ const updatesIdx = process.argv.indexOf('--updates');
 const updates = updatesIdx > 0 ? process.argv[updatesIdx + 1] : 'fused';
 const onlyIdx = process.argv.indexOf('--only');
 const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : undefined;
+const skip = process.argv.indexOf('--skip') > 0 ? process.argv[process.argv.indexOf('--skip') + 1] : undefined;
+const argOf = (name: string) => (process.argv.indexOf(name) > 0 ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const matmul = (argOf('--matmul') ?? 'scalar') as 'vec4' | 'scalar'; // the library's default
+const tileK = Number(argOf('--tile-k') ?? 16) as 8 | 16;
+const profile = process.argv.includes('--profile');
 
 /** GPU timing: median of 10 (after 2 warm-ups), waiting on one read-back element per run. */
 function timeGpu(name: string, fn: () => tf.Tensor | tf.Tensor[], opts: { iters?: number; warmup?: number; flops?: number } = {}): Promise<Timing> {
   return timeIt(name, fn, { warmup: 2, iters: 10, ...opts, settle: readOneElement });
 }
 
-await installNodeWebGPU();
+// Dawn quantizes timestamps by default (coarse per-kernel times): off for profiling.
+await installNodeWebGPU(profile ? { dawnOptions: ['disable-dawn-features=timestamp_quantization'] } : {});
 await import('@tensorflow/tfjs-backend-webgpu'); // bundled; registers the backend now that navigator.gpu exists
 const info = await initBackend('webgpu', { webgpuKernels: 'tfjs' });
 if (kernels === 'fae') {
   if (!registerFaeWebGPUKernels()) throw new Error('could not register FAE WebGPU kernels');
 }
 if (updates === 'ops') unregisterFusedUpdateKernels('webgpu');
-const results: Timing[] = [];
+configureFaeWebGPUKernels({ matmul, vec4TileK: tileK });
+type Row = Timing & { profile?: GpuProfile };
+const results: Row[] = [];
+/** Times `fn`, then (--profile) profiles one more call. */
+async function timeAndProfile(name: string, fn: () => tf.Tensor | tf.Tensor[], opts: { iters?: number; flops?: number } = {}): Promise<Row> {
+  const r: Row = await timeGpu(name, fn, opts);
+  if (profile) {
+    r.profile = await profileGpu(async () => {
+      const out = fn();
+      const list = Array.isArray(out) ? out : [out];
+      await readOneElement(list);
+      tf.dispose(list);
+    });
+  }
+  return r;
+}
+
+if (process.argv.includes('--sweep')) {
+  // The FAE matmul kernels on the shapes that dominate the models (forward projections of ViT-B at
+  // 64x256 tokens, LightningDiT-XL at 128x256, and a B-transposed backward product), vs the scalar one.
+  // [M, K, N, B transposed, A transposed]; the A-transposed one is a weight gradient (x^T dy).
+  const shapes: Array<[number, number, number, boolean, boolean]> = quick
+    ? [[256, 256, 256, false, false], [512, 192, 768, true, false], [192, 512, 768, false, true]]
+    : [[4096, 4096, 4096, false, false], [16384, 768, 3072, false, false], [16384, 3072, 768, false, false], [32768, 1152, 3456, false, false], [16384, 3072, 768, true, false], [768, 16384, 3072, false, true]];
+  const variants: Array<{ label: string; matmul: 'vec4' | 'scalar'; vec4TileK: 8 | 16; tfjs?: boolean }> = [
+    { label: 'scalar 128x128 BK16', matmul: 'scalar', vec4TileK: 16 },
+    { label: 'vec4 double-buffered BK8', matmul: 'vec4', vec4TileK: 8 },
+    { label: 'vec4 double-buffered BK16', matmul: 'vec4', vec4TileK: 16 },
+    { label: "tfjs's own kernel", matmul: 'vec4', vec4TileK: 16, tfjs: true },
+  ];
+  const sweep: Array<Record<string, string | number>> = [];
+  for (const [M, K, N, tB, tA] of shapes) {
+    const a = tf.randomNormal(tA ? [K, M] : [M, K], 0, 1, 'float32', 5);
+    const b = tf.randomNormal(tB ? [N, K] : [K, N], 0, 1, 'float32', 6);
+    let ref: Float32Array | null = null;
+    for (const v of variants) {
+      configureFaeWebGPUKernels({ matmul: v.matmul, vec4TileK: v.vec4TileK, minWork: v.tfjs ? Number.MAX_SAFE_INTEGER : 0, minTiles: 0, transposeA: true });
+      const name = `${M}x${K} @ ${K}x${N}${tB ? ' (B transposed)' : ''}${tA ? ' (A transposed)' : ''}`;
+      const t = await timeGpu(name, () => tf.matMul(a, b, tA, tB), { flops: 2 * M * N * K });
+      const y = tf.matMul(a, b, tA, tB);
+      const vals = (await y.data()) as Float32Array;
+      y.dispose();
+      let maxAbs = 0;
+      let maxDiff = 0;
+      if (!ref) ref = vals;
+      for (let i = 0; i < vals.length; i++) {
+        maxAbs = Math.max(maxAbs, Math.abs(ref[i]));
+        maxDiff = Math.max(maxDiff, Math.abs(vals[i] - ref[i]));
+      }
+      sweep.push({ shape: name, kernel: v.label, ms: Number(t.ms.toFixed(3)), 'TFLOP/s': Number(((t.gflops ?? 0) / 1000).toFixed(1)), 'max |diff| / max |ref|': (maxDiff / maxAbs).toExponential(1) });
+    }
+    tf.dispose([a, b]);
+  }
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, `matmul-sweep${quick ? '-quick' : ''}.json`), JSON.stringify({ adapter: info.adapter, date: new Date().toISOString(), sweep }, null, 2));
+  console.log(`\nFAE matmul kernels on ${info.adapter}`);
+  console.log('| shape | kernel | ms | TFLOP/s | max abs diff / max abs (vs scalar) |\n| --- | --- | --- | --- | --- |');
+  for (const r of sweep) console.log(`| ${Object.values(r).join(' | ')} |`);
+  process.exit(0);
+}
+const machine = machineInfo(['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'webgpu']);
+const variant = kernels === 'fae' ? `-${matmul}${matmul === 'vec4' ? tileK : ''}` : '';
+const reportFile = join(outDir, `webgpu-${kernels}${variant}${updates === 'ops' ? '-ops-updates' : ''}${only ? '-only' : ''}${profile ? '-profile' : ''}${quick ? '-quick' : ''}.json`);
+/** Writes the JSON so far (after every workload: a run cut short keeps what it measured). */
+function writeReport(): void {
+  const report = { engine: 'tfjs', backend: info.backend, adapter: info.adapter, features: info.features, kernels, matmul: kernels === 'fae' ? { matmul, tileK } : undefined, updates, only, skip, quick, profile, machine, results };
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(`${reportFile}.tmp`, JSON.stringify(report, null, 2));
+  renameSync(`${reportFile}.tmp`, reportFile);
+}
+writeReport();
+
 // Kernel-level shapes (py/torch_bench.py: the same lists).
 for (const n of only ? [] :  quick ? [256, 512] : [1024, 2048, 4096]) {
   const a = tf.randomNormal([n, n], 0, 1, 'float32', 1);
   const b = tf.randomNormal([n, n], 0, 1, 'float32', 2);
-  results.push(await timeGpu(`matmul ${n}^3`, () => tf.matMul(a, b), { flops: 2 * n ** 3 }));
+  results.push(await timeAndProfile(`matmul ${n}^3`, () => tf.matMul(a, b), { flops: 2 * n ** 3 }));
+  writeReport();
   tf.dispose([a, b]);
 }
 const [B, T, D, H] = quick ? [2, 64, 192, 3] : [64, 256, 768, 12];
@@ -56,35 +142,23 @@ const block = new VitBlock(D, H);
 const x = tf.randomNormal([B, T, D], 0, 1, 'float32', 3);
 const vars = [...block.trainableVariables().values()];
 if (!only) {
-  results.push(await timeGpu(`ViT-B block fwd ${B}x${T}x${D}`, () => block.forward(x), { flops: vitBlockFlops(B, T, D) }));
-  results.push(await timeGpu('ViT-B block fwd+bwd', () => {
+  results.push(await timeAndProfile(`ViT-B block fwd ${B}x${T}x${D}`, () => block.forward(x), { flops: vitBlockFlops(B, T, D) }));
+  results.push(await timeAndProfile('ViT-B block fwd+bwd', () => {
     const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(block.forward(x))) as tf.Scalar, vars);
     return [value, ...Object.values(grads)];
   }, { flops: 3 * vitBlockFlops(B, T, D), iters: 5 }));
 }
-if (process.argv.includes('--profile')) {
-  // Per-kernel GPU time of one fwd+bwd (timestamp queries), largest first.
-  const prof = await tf.profile(() => {
-    const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(block.forward(x))) as tf.Scalar, vars);
-    return [value, ...Object.values(grads)] as unknown as tf.Tensor;
-  });
-  const rows = await Promise.all(prof.kernels.map(async (k) => ({ name: k.name, ms: Number(await k.kernelTimeMs) || 0, out: k.outputShapes.map((s) => `[${s}]`).join(','), ins: k.inputShapes.map((s) => `[${s}]`).join(',') })));
-  const total = rows.reduce((a, r) => a + r.ms, 0);
-  const byName = new Map<string, number>();
-  for (const r of rows) byName.set(r.name, (byName.get(r.name) ?? 0) + r.ms);
-  console.log(`profile fwd+bwd (${kernels} kernels): ${rows.length} kernels, ${total.toFixed(1)} ms GPU`);
-  for (const [n, ms] of [...byName].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`  ${n}: ${ms.toFixed(2)} ms`);
-  for (const r of rows.sort((a, b) => b.ms - a.ms).slice(0, 12)) console.log(`  ${r.ms.toFixed(2)} ms ${r.name} ${r.ins} -> ${r.out}`);
-}
 tf.dispose(x);
 block.dispose();
+writeReport();
 
 if (!process.argv.includes('--no-models')) {
-  for (const w of modelBenchmarks({ gpu: true, quick, only })) {
+  for (const w of modelBenchmarks({ gpu: true, quick, only, skip, profile })) {
     try {
       const r = await w();
-      console.error(`[bench] ${r.name}: ${r.ms.toFixed(2)} ms (${r.note})`);
+      console.error(`[bench] ${r.name}: ${r.ms.toFixed(2)} ms (${r.note})${r.profile ? `; profile: ${r.profile.kernels} kernels, ${r.profile.gpuMs.toFixed(1)} ms GPU` : ''}`);
       results.push(r);
+      writeReport();
     } catch (e) {
       results.push({ name: (e as { workload?: string }).workload ?? 'model workload', ms: NaN, note: `skipped: ${(e as Error).message}` });
       console.error(`[bench] ${results.at(-1)!.name} failed:`, e);
@@ -92,16 +166,21 @@ if (!process.argv.includes('--no-models')) {
   }
 }
 
-const machine = machineInfo(['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'webgpu']);
-const report = { engine: 'tfjs', backend: info.backend, adapter: info.adapter, features: info.features, kernels, updates, only, quick, machine, results };
-mkdirSync(outDir, { recursive: true });
-writeFileSync(join(outDir, `webgpu-${kernels}${updates === 'ops' ? '-ops-updates' : ''}${only ? '-only' : ''}${quick ? '-quick' : ''}.json`), JSON.stringify(report, null, 2));
-
 const num = (v: number | undefined, digits: number) => (v === undefined || Number.isNaN(v) ? '' : v.toFixed(digits));
 const rate = (r: { rate?: number; unit?: string }) => (r.rate ? `${num(r.rate, r.rate < 10 ? 2 : 1)} ${r.unit}` : '');
-console.log(`\ntfjs-webgpu (${kernels} kernels, ${updates} optimizer updates) on ${info.adapter}; ${machine.cpu}, ${machine.cores} cores; Node ${machine.node}, tfjs ${machine.versions['@tensorflow/tfjs-core']}, webgpu ${machine.versions.webgpu}; ${machine.date}`);
+console.log(`\ntfjs-webgpu (${kernels} kernels${kernels === 'fae' ? `, ${matmul} matmul${matmul === 'vec4' ? ` BK${tileK}` : ''}` : ''}, ${updates} optimizer updates) on ${info.adapter}; ${machine.cpu}, ${machine.cores} cores; Node ${machine.node}, tfjs ${machine.versions['@tensorflow/tfjs-core']}, webgpu ${machine.versions.webgpu}; ${machine.date}`);
 console.log('| workload | ms | rate | GFLOP/s |\n| --- | --- | --- | --- |');
 for (const r of results) console.log(`| ${r.name} | ${Number.isNaN(r.ms) ? r.note : num(r.ms, 2)} | ${rate(r)} | ${num(r.gflops, r.gflops !== undefined && r.gflops < 10 ? 2 : 0)} |`);
+
+if (profile) {
+  console.log(`\nper-kernel GPU profile (timestamp queries, one call after the timed runs); ${kernels} kernels`);
+  console.log(PROFILE_HEADER);
+  for (const r of results) if (r.profile) console.log(profileLine(r.name, r.profile, r.ms));
+  for (const r of results) {
+    if (!r.profile) continue;
+    console.log(`top kernels, ${r.name}: ${r.profile.top.slice(0, 5).map((t) => `${t.name} ${t.out} ${t.ms.toFixed(2)}`).join('; ')}`);
+  }
+}
 
 // Side by side with PyTorch when run-gpu.sh wrote its JSON into the same folder (same shapes, same card).
 const torchFile = join(outDir, 'torch.json');

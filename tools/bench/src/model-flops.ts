@@ -89,3 +89,11 @@ export function modelRate(s: Shapes): { items: number; unit: string } {
   if (s.kind === 'dit_step') return { items: s.batch, unit: 'sample-steps/s' };
   return { items: s.batch, unit: 'images/s' };
 }
+
+/** FLOPs of a pre-LN ViT block forward (matmuls only) for B x T tokens of width D. */
+export function vitBlockFlops(b: number, t: number, d: number, mlpRatio = 4): number {
+  const n = b * t;
+  const proj = 2 * n * d * (3 * d + d + 2 * mlpRatio * d);
+  const attn = 2 * 2 * b * t * t * d;
+  return proj + attn;
+}

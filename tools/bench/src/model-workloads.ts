@@ -11,6 +11,7 @@ import { TarFlow, sample } from '@fae/flow';
 import { modelFlops, modelRate } from './model-flops.js';
 import { modelShapes, modelSpecs, type ModelSpec, type Shapes, type Target } from './model-shapes.js';
 import { oneElement, readAll, readOneElement, timeIt, type Timing } from './timing.js';
+import { profileGpu, type GpuProfile } from './gpu-profile.js';
 
 type Call = () => tf.Tensor | tf.Tensor[] | Promise<tf.Tensor | tf.Tensor[]>;
 
@@ -86,7 +87,7 @@ function build(spec: ModelSpec, sh: Shapes): Built {
 }
 
 /** Runs one workload: build, time, free; notes a tensor leak if one shows. */
-async function runWorkload(spec: ModelSpec, target: Target): Promise<Timing> {
+async function runWorkload(spec: ModelSpec, target: Target, profile: boolean): Promise<Timing & { profile?: GpuProfile }> {
   const sh = modelShapes(spec);
   const flops = modelFlops(sh);
   const { items, unit } = modelRate(sh);
@@ -98,7 +99,15 @@ async function runWorkload(spec: ModelSpec, target: Target): Promise<Timing> {
     const buildMs = performance.now() - t0;
     const settle = target === 'gpu' ? readOneElement : readAll;
     const r = await timeIt(sh.name, built.call, { warmup: spec.warmup, iters: spec.iters, flops, settle });
-    return { ...r, rate: (items * 1000) / r.ms, unit, params: sh.params, iters: spec.iters, note: `built in ${(buildMs / 1000).toFixed(1)} s` };
+    // --profile (GPU): per-kernel GPU time of one more call (gpu-profile.ts)
+    const call = built.call;
+    const prof = profile ? await profileGpu(async () => {
+      const out = await call();
+      const list = Array.isArray(out) ? out : [out];
+      await settle(list);
+      tf.dispose(list);
+    }) : undefined;
+    return { ...r, ...(prof ? { profile: prof } : {}), rate: (items * 1000) / r.ms, unit, params: sh.params, iters: spec.iters, note: `built in ${(buildMs / 1000).toFixed(1)} s` };
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
     (err as Error & { workload?: string }).workload = sh.name;
@@ -112,10 +121,10 @@ async function runWorkload(spec: ModelSpec, target: Target): Promise<Timing> {
 
 /**
  * The model workloads of a target ('gpu': issue #10, 'cpu': issue #11); `quick`: tiny configs, batch 1;
- * `only`: those whose name contains it.
+ * `only`: those whose name contains it; `profile` (gpu): a per-kernel GPU profile of one more call.
  */
-export function modelBenchmarks(opts: { gpu?: boolean; quick?: boolean; only?: string } = {}): Array<() => Promise<Timing>> {
+export function modelBenchmarks(opts: { gpu?: boolean; quick?: boolean; only?: string; skip?: string; profile?: boolean } = {}): Array<() => Promise<Timing & { profile?: GpuProfile }>> {
   const target: Target = opts.gpu ? 'gpu' : 'cpu';
-  const specs = modelSpecs(target, opts.quick ? 'quick' : 'full').filter((spec) => !opts.only || modelShapes(spec).name.includes(opts.only));
-  return specs.map((spec) => () => runWorkload(spec, target));
+  const specs = modelSpecs(target, opts.quick ? 'quick' : 'full').filter((spec) => (!opts.only || modelShapes(spec).name.includes(opts.only)) && (!opts.skip || !modelShapes(spec).name.includes(opts.skip)));
+  return specs.map((spec) => () => runWorkload(spec, target, !!opts.profile && target === 'gpu'));
 }

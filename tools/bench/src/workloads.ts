@@ -26,10 +26,4 @@ export class VitBlock extends Module {
 
 export { readAll, readOneElement, timeIt, type Timing } from './timing.js';
 
-/** FLOPs of a pre-LN ViT block forward (matmuls only) for B x T tokens of width D. */
-export function vitBlockFlops(b: number, t: number, d: number, mlpRatio = 4): number {
-  const n = b * t;
-  const proj = 2 * n * d * (3 * d + d + 2 * mlpRatio * d);
-  const attn = 2 * 2 * b * t * t * d;
-  return proj + attn;
-}
+export { vitBlockFlops } from './model-flops.js';

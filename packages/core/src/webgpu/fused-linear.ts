@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
 import type { KernelArgs } from './attention-kernels.js';
-import { tiledMatMulProgram, type FusedActivation } from './matmul-tiled.js';
+import { type FusedActivation } from './matmul-tiled.js';
+import { matMulProgram, workgroupBytesOf } from './matmul-select.js';
 import { faeWebGPUKernelsEnabled } from './kernel-state.js';
 
 export const LINEAR_ACT_KERNEL = 'FaeLinearActivation';
@@ -20,10 +21,10 @@ export function linearActivationKernel({ inputs, backend, attrs = {} }: KernelAr
   const { x, w, bias } = inputs;
   const [n, k] = x.shape;
   const m = w.shape[1];
-  const program = tiledMatMulProgram({
+  const program = matMulProgram({
     transposeA: false, transposeB: false, batchA: 1, batchB: 1, M: n, N: m, K: k,
     hasBias: !!bias, activation: attrs.activation as FusedActivation,
-  });
+  }, workgroupBytesOf(backend));
   const a3 = { dataId: x.dataId, shape: [1, n, k], dtype: x.dtype };
   const b3 = { dataId: w.dataId, shape: [1, k, m], dtype: w.dtype };
   const out = backend.runWebGPUProgram(program, bias ? [a3, b3, bias] : [a3, b3], 'float32') as tf.TensorInfo; // [1, N, M]

@@ -29,7 +29,7 @@ export interface TiledMatMulSpec {
   activation: FusedActivation;
 }
 
-function activationSnippet(act: FusedActivation): string {
+export function activationSnippet(act: FusedActivation): string {
   switch (act) {
     case 'linear': return 'return x;';
     case 'relu': return 'return max(x, 0.0);';

@@ -3,7 +3,8 @@
 // package is imported (initBackend('webgpu') does it unless told not to). No backend is imported here:
 // the kernels receive the backend object from tfjs at call time.
 import * as tf from '@tensorflow/tfjs-core';
-import { tiledMatMulProgram, type FusedActivation } from './matmul-tiled.js';
+import { type FusedActivation } from './matmul-tiled.js';
+import { matMulChoice, matMulProgram, setMatMulChoice, workgroupBytesOf, type MatMulKernel } from './matmul-select.js';
 import { faeFusedKernels } from './fused-kernels.js';
 import { faeWebGPUKernelsEnabled, setFaeWebGPUKernelsEnabled } from './kernel-state.js';
 
@@ -20,14 +21,20 @@ export interface FaeKernelPolicy {
   minTiles: number;
   /** Use the tiled kernel for A-transposed products (slower than tfjs's on an H100). */
   transposeA: boolean;
+  /** 'vec4': the vec4 double-buffered kernel where rows are 16-byte aligned (matmul-vec4.ts); 'scalar': matmul-tiled.ts only. */
+  matmul: MatMulKernel;
+  /** K depth of the vec4 kernel's staged slices. */
+  vec4TileK: 8 | 16;
 }
 
-const policy: FaeKernelPolicy = { minWork: 64 * 64 * 64, minTiles: 132, transposeA: false };
+const policy: Omit<FaeKernelPolicy, 'matmul' | 'vec4TileK'> = { minWork: 64 * 64 * 64, minTiles: 132, transposeA: false };
 
-/** When the tiled kernel is chosen over tfjs's (tests set every case on to exercise it). */
+/** When the tiled kernel is chosen over tfjs's, and which one (tests set every case on to exercise it). */
 export function configureFaeWebGPUKernels(p: Partial<FaeKernelPolicy>): FaeKernelPolicy {
-  Object.assign(policy, p);
-  return { ...policy };
+  const { matmul, vec4TileK, ...rest } = p;
+  Object.assign(policy, rest);
+  setMatMulChoice({ ...(matmul ? { matmul } : {}), ...(vec4TileK ? { vec4TileK } : {}) });
+  return { ...policy, ...matMulChoice() };
 }
 
 function batchOf(shape: number[]): number {
@@ -64,7 +71,7 @@ function runTiled(args: Parameters<KernelFunc>[0], fused: boolean): tf.TensorInf
   const outerA = a.shape.slice(0, -2);
   const outerB = b.shape.slice(0, -2);
   const outer = outerA.length >= outerB.length ? (batchA >= batchB ? outerA : outerB) : outerB;
-  const program = tiledMatMulProgram({ transposeA, transposeB, batchA, batchB, M, N, K, hasBias: !!bias, activation });
+  const program = matMulProgram({ transposeA, transposeB, batchA, batchB, M, N, K, hasBias: !!bias, activation }, workgroupBytesOf(backend));
   const a3 = { dataId: a.dataId, shape: [batchA, transposeA ? K : M, transposeA ? M : K], dtype: a.dtype };
   const b3 = { dataId: b.dataId, shape: [batchB, transposeB ? N : K, transposeB ? K : N], dtype: b.dtype };
   const ins = bias ? [a3, b3, bias] : [a3, b3];
