@@ -14,3 +14,4 @@ export { MissingPerceptualLossError, loadLpips, buildPixelObjective, describeObj
 export * from './evaluate.js';
 export * from './image-files.js';
 export * from './shards.js';
+export * from './train/data-parallel.js';
