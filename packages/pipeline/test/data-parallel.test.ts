@@ -44,6 +44,7 @@ describe('data-parallel replicas', () => {
 
   it('a failing replica fails the group with a typed error; bad rank/size are refused', async () => {
     await expect(startReplicas(SCRIPT, 2, { args: ['15', '2', '0'] })).rejects.toThrow(DataParallelError);
+    await expect(startReplicas(SCRIPT, 2, { args: ['15', '2', '0'] })).rejects.toThrow(/replica \d of 2 exited with \d+: .*does not split over 2 replicas/);
     expect(() => replicaInfo({ FAE_DP_RANK: '2', FAE_DP_SIZE: '2' })).toThrow(/0 <= rank < size/);
     expect(replicaInfo({})).toEqual({ rank: 0, size: 1 });
   }, 60_000);

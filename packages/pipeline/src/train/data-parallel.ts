@@ -149,13 +149,15 @@ export interface StartReplicasOptions {
 /**
  * The parent's side: forks `size` replicas of `script` (FAE_DP_RANK / FAE_DP_SIZE set), answers every
  * step's gradients with their float64-summed mean (rank order, rounded once to float32), and resolves
- * with each replica's stdout when all exit 0. A replica that fails stops the others.
+ * with each replica's stdout when all exit 0. A replica that fails stops the others (the error quotes
+ * the end of its stderr).
  */
 export async function startReplicas(script: string, size: number, o: StartReplicasOptions = {}): Promise<string[]> {
   if (!Number.isInteger(size) || size < 1) throw new ConfigError('startReplicas', `size must be >= 1, got ${size}`);
   const { fork } = await import('node:child_process');
   const children: ChildProcess[] = [];
   const outputs = Array.from({ length: size }, () => '');
+  const errors = Array.from({ length: size }, () => '');
   const pending = new Map<number, GradMessage[]>();
   return new Promise<string[]>((resolve, reject) => {
     let exited = 0;
@@ -173,7 +175,10 @@ export async function startReplicas(script: string, size: number, o: StartReplic
       });
       children.push(child);
       child.stdout!.on('data', (d) => (outputs[rank] += d));
-      child.stderr!.on('data', (d) => o.onStderr?.(rank, String(d)));
+      child.stderr!.on('data', (d) => {
+        errors[rank] = (errors[rank] + d).slice(-2000);
+        o.onStderr?.(rank, String(d));
+      });
       child.on('message', (m) => {
         const msg = m as GradMessage;
         if (msg?.type !== 'fae-dp-grads') return;
@@ -194,7 +199,11 @@ export async function startReplicas(script: string, size: number, o: StartReplic
       });
       child.on('error', (e) => fail(`replica ${rank}: ${e.message}`));
       child.on('exit', (code, signal) => {
-        if (code !== 0) return fail(`replica ${rank} of ${size} exited with ${code ?? signal}`);
+        if (code !== 0) {
+          const lines = errors[rank].trim().split('\n');
+          const why = [...lines].reverse().find((l) => /^\w*(Error|Exception)\b/.test(l.trim())) ?? lines.at(-1) ?? '';
+          return fail(`replica ${rank} of ${size} exited with ${code ?? signal}${why ? `: ${why.trim()}` : ''}`);
+        }
         if (++exited === size && !failed) resolve(outputs);
       });
     }
