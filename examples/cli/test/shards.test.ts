@@ -166,9 +166,15 @@ describe('fae launch', () => {
     expect(r.failed).toEqual([]);
     expect(r.results.map((x: { output: { range: number[] } }) => x.output.range)).toEqual([[0, 3], [3, 7]]);
     await ok(['shard', 'merge', 'samples', '--out', out]);
-    const a = await tensors(join(root, 's1', 'samples.safetensors'), ['images']);
+    const ref = join(root, 'l1');
+    await ok(sample(ref, '0/1'));
+    await ok(['shard', 'merge', 'samples', '--out', ref]);
+    const a = await tensors(join(ref, 'samples.safetensors'), ['images']);
     const b = await tensors(join(out, 'samples.safetensors'), ['images']);
     expect(Buffer.compare(Buffer.from(a.images), Buffer.from(b.images))).toBe(0);
+    const failed = await fae(['launch', '--gpus', '2', '--', 'shard', 'sample', '--models', join(root, 'missing'), '--count', '4', '--out', join(root, 'lf')]);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/2 of 2 processes failed \(shards 0, 1\)/);
   }, 120_000);
 
   it('--shard auto reads the Kubernetes and Slurm indices', async () => {

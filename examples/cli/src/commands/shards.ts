@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { mkdir } from 'node:fs/promises';
-import { encodePng, initBackend, openSafetensorsFile, writeFileAtomic } from '@fae/core';
+import { ConfigError, encodePng, initBackend, openSafetensorsFile, writeFileAtomic } from '@fae/core';
 import { FaePipeline, cacheShard, mergeCacheShards, mergeSampleShards, mergeStatisticsShards, openDataset, parseShard, sampleShard, statisticsShard, type ShardRunResult } from '@fae/pipeline';
 import { parseInteger, parseNumber } from '../args.js';
 import { UsageError } from '../errors.js';
@@ -179,5 +179,5 @@ export async function runLaunchCommand(argv: string[], io: MainIO): Promise<void
   };
   const failed = results.filter((r) => r.code !== 0).map((r) => r.shard);
   io.stdout(`${JSON.stringify({ launched: n, failed, seconds: (Date.now() - t0) / 1000, results: results.map((r) => ({ shard: r.shard, code: r.code, output: parse(r.stdout) })) }, null, 2)}\n`);
-  if (failed.length) throw new UsageError(`${failed.length} of ${n} processes failed (shards ${failed.join(', ')}); rerun the same launch: finished shards are skipped`, 'launch');
+  if (failed.length) throw new ConfigError('fae launch', `${failed.length} of ${n} processes failed (shards ${failed.join(', ')}); rerun the same launch: finished shards are skipped`);
 }
