@@ -20,6 +20,11 @@ Commands:
                      a whole FAE + generators on your own images (@fae/pipeline recipes: smoke,
                      digits, paper-dinov2-g, paper-siglip2); sample / reconstruct / encode / eval
                      --data then work on <dir>
+  shard <sample|cache|stats|merge> ... --shard i/n|auto --out <dir>
+                     per-item work split over processes / GPUs / cluster tasks, merged exactly
+                     (fae shard --help)
+  launch --gpus N -- <fae command>
+                     one process per GPU on this host, process i with --shard i/N
 
 Options for every command:
   --models <src>     folder, http(s) URL or hub id (org/name) with one sub-folder per component

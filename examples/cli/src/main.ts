@@ -16,6 +16,16 @@ const defaultIO: MainIO = {
 
 /** Runs `fae` with `argv` (no node / script entries). Returns the exit code (0, 1 or 2). */
 export async function main(argv: string[], io: MainIO = defaultIO): Promise<number> {
+  if (argv[0] === 'shard' || argv[0] === 'launch') {
+    // sharded per-item work and the one-host launcher (commands/shards.ts)
+    try {
+      const m = await import('./commands/shards.js');
+      await (argv[0] === 'shard' ? m.runShardCommand : m.runLaunchCommand)(argv.slice(1), io);
+      return 0;
+    } catch (e) {
+      return report(e, io);
+    }
+  }
   let parsed: ParsedCommand;
   try {
     parsed = parseCommandLine(argv);

@@ -13,3 +13,5 @@ export * from './train/train-pipeline.js';
 export { MissingPerceptualLossError, loadLpips, buildPixelObjective, describeObjective, type LpipsWeightsSource } from './train/pixel-objective.js';
 export * from './evaluate.js';
 export * from './image-files.js';
+export * from './shards.js';
+export * from './train/data-parallel.js';
