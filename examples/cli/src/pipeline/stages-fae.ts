@@ -1,7 +1,7 @@
 // Training stages of the FAE itself: encoder pretraining (MIM), the feature cache, stage Ib (adapter +
 // feature decoder), stage Ia and stage II (pixel decoder), and the generator latents.
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Rng, withSeededRandom } from '@fae/core';
+import { Rng, withSeededRandom } from '@fae/core';
 import { computeLatentStats, type SingleAttentionEncoder } from '@fae/adapter';
 import { FeatureAutoEncoder, FeatureCache, PixelDecoder, type FeatureDecoder, cacheFeatures, trainStageIa, trainStageIb, trainStageII, type FeatureBatch } from '@fae/decoders';
 import type { Dinov2Model } from '@fae/encoders';
@@ -10,7 +10,8 @@ import { saveComponent } from '../checkpoints.js';
 import { digitsToImages, gatherDigits, MNIST_PIXELS, type DigitSet } from '../data/mnist.js';
 import { ADAPTER_CONFIG, COMPONENTS, FEATURE_DECODER_CONFIG, PIXEL_DECODER_CONFIG } from '../digits/config.js';
 import { buildComponent, loadComponent, type ComponentConfigJson } from '../digits/models.js';
-import { DIGIT_ENCODER_CONFIG, MimHead, buildDigitEncoder, encodeDigits, mimLoss, randomPatchMask } from '../models/digit-encoder.js';
+import { MimHead, MimPretraining, mimLoss, randomPatchMask } from '@fae/pipeline';
+import { DIGIT_ENCODER_CONFIG, buildDigitEncoder, encodeDigits } from '../models/digit-encoder.js';
 import { progress, stageHyperparameters, subsample, type StageLog, type TrainContext } from './context.js';
 import { BatchSampler, trainLoop } from './simple-loop.js';
 
@@ -18,15 +19,6 @@ const localRead = (dir: string) => async (component: string, file: string) => {
   const { readFile } = await import('node:fs/promises');
   return new Uint8Array(await readFile(join(dir, component, file)));
 };
-
-/** Encoder + SimMIM head as one module for the optimiser. */
-class MimPretraining extends Module {
-  constructor(readonly encoder: Dinov2Model, readonly head: MimHead) {
-    super();
-    this.addModule('encoder', encoder);
-    this.addModule('head', head);
-  }
-}
 
 export async function trainEncoder(ctx: TrainContext): Promise<StageLog> {
   const { steps, batch, lr } = stageHyperparameters(ctx, 'encoder');

@@ -3,7 +3,7 @@
 // DINOv2's mask_token before the position embeddings, and a linear head on the final-norm tokens
 // regresses the masked patches' grey pixels (L1, averaged over masked patches).
 import * as tf from '@tensorflow/tfjs-core';
-import { Linear, Module, Rng, ShapeError } from '@fae/core';
+import { Linear, Module, Rng, ShapeError, patchify } from '@fae/core';
 import type { Dinov2Model } from '@fae/encoders';
 
 /** The SimMIM head: final-norm token [D] -> the p x p grey pixels of its patch. */
@@ -27,15 +27,6 @@ export class MimPretraining extends Module {
   }
 }
 
-/** grey images [B, H, W, 1] -> patches [B, (H/p)*(W/p), p*p] in token order (row-major grid). */
-export function patchify(grey: tf.Tensor, p: number): tf.Tensor {
-  return tf.tidy(() => {
-    const [b, h, w] = grey.shape;
-    const x = tf.reshape(grey, [b, h! / p, p, w! / p, p]); // [B, gh, p, gw, p]
-    return tf.reshape(tf.transpose(x, [0, 1, 3, 2, 4]), [b, (h! / p) * (w! / p), p * p]); // [B, T, p*p]
-  });
-}
-
 /** SimMIM loss of pixel values [B, H, W, 3] with `mask` [B, T] (1 = masked). */
 export function mimLoss(encoder: Dinov2Model, head: MimHead, pixels: tf.Tensor, mask: tf.Tensor): tf.Scalar {
   const emb = encoder.embeddings;
@@ -54,7 +45,7 @@ export function mimLoss(encoder: Dinov2Model, head: MimHead, pixels: tf.Tensor, 
     x = encoder.layernorm.forward(x); // [B, 1+T, D]
     const tokens = tf.slice(x, [0, 1, 0], [b!, h * w, d]); // [B, T, D]
     const pred = head.forward(tokens); // [B, T, p*p]
-    const target = patchify(tf.mean(pixels, 3, true), p); // [B, T, p*p]
+    const target = patchify(tf.mean(pixels, 3, true), p); // grey [B, H, W, 1] -> [B, T, p*p]
     const err = tf.mean(tf.abs(tf.sub(pred, target)), 2); // [B, T]
     return tf.div(tf.sum(tf.mul(err, mask)), tf.maximum(tf.sum(mask), 1)) as tf.Scalar;
   });
