@@ -2,7 +2,7 @@
 // package): FeatureDecoder, PixelDecoder, PatchDiscriminator and FeatureAutoEncoder (adapter +
 // feature decoder in one folder; keys encoder.*, decoder.*). RAE's released pixel decoders (a
 // transformers ViTMAEConfig config.json beside RAE's `model.pt` state dict) load as PixelDecoders.
-import { ConfigError, registerComponent, type OpenedComponent, type TensorStore } from '@fae/core';
+import { ConfigError, loadModuleWeights, registerComponent, type OpenedComponent, type TensorStore } from '@fae/core';
 import type { SingleAttentionEncoderConfig } from '@fae/adapter';
 import { IMAGENET_MEAN, IMAGENET_STD, type FeatureDecoderConfig, type PixelDecoderConfig } from './config.js';
 import { FeatureAutoEncoder } from './feature-autoencoder.js';
@@ -98,17 +98,6 @@ registerComponent(PIXEL_DECODER_CLASS, {
   load: async (opened, config) => {
     const where = `${opened.source}/config.json`;
     const decoder = new PixelDecoder(isRaeDecoderConfig(config) ? pixelDecoderConfigFromRae(config, where) : (config as Partial<PixelDecoderConfig>));
-    try {
-      const store = await raeWeights(opened);
-      try {
-        await decoder.loadStateDict(store, { strict: true });
-      } finally {
-        await store.close?.();
-      }
-    } catch (e) {
-      decoder.dispose();
-      throw e;
-    }
-    return decoder;
+    return loadModuleWeights(decoder, () => raeWeights(opened), { strict: true });
   },
 });

@@ -4,7 +4,7 @@
 // component folder and a Hugging Face folder hold the same fields; a Hugging Face folder (config.json
 // with model_type, keys possibly under 'dinov2.' or 'vision_model.') loads through the same
 // loadComponent call.
-import { registerComponent, type OpenedComponent } from '@fae/core';
+import { loadModuleWeights, registerComponent, type OpenedComponent } from '@fae/core';
 import { parseDinov2Config, parseSiglipVisionConfig, type Dinov2Config, type SiglipVisionConfig } from './configs.js';
 import { Dinov2Model } from './dinov2/dinov2-model.js';
 import { modelTypeEntry } from './registry.js';
@@ -39,19 +39,7 @@ export function siglipVisionConfigToJson(c: SiglipVisionConfig): Record<string, 
 async function loadHuggingFace(opened: OpenedComponent, config: Record<string, unknown>): Promise<ViTBackbone> {
   const where = `${opened.source}/config.json`;
   const entry = modelTypeEntry(config.model_type, where);
-  const model = entry.build(config, where);
-  try {
-    const store = await opened.openWeights();
-    try {
-      await model.loadStateDict(store, { strict: true, prefix: entry.weightsPrefix(store.keys()) });
-    } finally {
-      await store.close?.();
-    }
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return model;
+  return loadModuleWeights(entry.build(config, where), () => opened.openWeights(), (store) => ({ strict: true, prefix: entry.weightsPrefix(store.keys()) }));
 }
 
 registerComponent(DINOV2_CLASS, {

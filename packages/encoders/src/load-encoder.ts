@@ -2,7 +2,7 @@
 // ('facebook/dinov2-giant'), an http(s) folder URL or a local folder -> a ready FeatureEncoder.
 // Reads config.json (building the architecture from its model_type), preprocessor_config.json
 // (when present) and model.safetensors or a sharded index, and loads the weights strictly.
-import { resolveModel, loadWeights, ConfigError, type PreprocessorConfigJson, type TensorStore } from '@fae/core';
+import { resolveModel, loadWeights, loadModuleWeights, ConfigError, type PreprocessorConfigJson } from '@fae/core';
 import type { LoadEncoderOptions } from './load-options.js';
 import { TransformersEncoder, type FeatureEncoder } from './feature-encoder.js';
 import { findPreset } from './presets.js';
@@ -27,17 +27,9 @@ export async function loadTransformersEncoder(source: string, options: LoadEncod
   if (!resolved.config) throw new ConfigError(name, 'config.json is missing');
   if (!resolved.weights) throw new ConfigError(name, 'no weights were resolved');
   const entry = modelTypeEntry(resolved.config.model_type, `${name}: config.json`);
-  const model = entry.build(resolved.config, `${name}: config.json`);
-  let store: TensorStore | null = null;
-  try {
-    store = await loadWeights(resolved);
-    await model.loadStateDict(store, { strict: options.strict ?? true, prefix: entry.weightsPrefix(store.keys()) });
-  } catch (e) {
-    model.dispose();
-    throw e;
-  } finally {
-    await store?.close?.();
-  }
+  const model = await loadModuleWeights(entry.build(resolved.config, `${name}: config.json`), () => loadWeights(resolved), (store) => ({
+    strict: options.strict ?? true, prefix: entry.weightsPrefix(store.keys()),
+  }));
   if (options.interpolatePosEncoding && 'interpolatePosEncoding' in model) (model as { interpolatePosEncoding: boolean }).interpolatePosEncoding = true;
   const preprocessor = options.preprocessorConfig ?? (resolved.preprocessorConfig as PreprocessorConfigJson | null) ?? fallbackPreprocessor;
   return new TransformersEncoder(name, model, preprocessor ?? undefined, { algorithm: options.resizeAlgorithm });

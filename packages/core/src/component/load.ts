@@ -2,7 +2,8 @@
 // present with its shape, none extra). FAE folders name their class; upstream layouts (a Hugging
 // Face config.json, a LightningDiT or RAE `.pt`) are recognised by the registered detect hooks.
 import { ConfigError } from '../errors.js';
-import type { Module } from '../nn/module.js';
+import type { LoadStateDictOptions, Module } from '../nn/module.js';
+import type { TensorStore } from '../io/store.js';
 import { checkComponentConfigJson, COMPONENT_CONFIG_FILE, COMPONENT_WEIGHTS_FILE } from './format.js';
 import { openComponent, type OpenComponentOptions, type OpenedComponent } from './open.js';
 import { componentEntry, detectComponent, type ComponentEntry } from './registry.js';
@@ -58,11 +59,21 @@ export async function instantiateComponent<T extends Module = Module>(opened: Op
   const d = describeOpenedComponent(opened);
   checkExpected(d.name, opts.expectClass, where);
   if (d.entry.load && (d.upstream || opened.weightsFile !== COMPONENT_WEIGHTS_FILE)) return (await d.entry.load(opened, d.config)) as T;
-  const module = d.entry.create(d.config, where);
+  return (await loadModuleWeights(d.entry.create(d.config, where), () => opened.openWeights(), { strict: true })) as T;
+}
+
+/**
+ * Loads the weights that `openStore` opens into `module` and closes the store. If opening or loading
+ * fails, the module is disposed and the error rethrown, so a caller never holds a half-loaded model.
+ * `options` may depend on the store (e.g. a key prefix read from its keys).
+ */
+export async function loadModuleWeights<T extends Module>(
+  module: T, openStore: () => Promise<TensorStore>, options: LoadStateDictOptions | ((store: TensorStore) => LoadStateDictOptions) = {},
+): Promise<T> {
   try {
-    const store = await opened.openWeights();
+    const store = await openStore();
     try {
-      await module.loadStateDict(store, { strict: true });
+      await module.loadStateDict(store, typeof options === 'function' ? options(store) : options);
     } finally {
       await store.close?.();
     }
@@ -70,7 +81,7 @@ export async function instantiateComponent<T extends Module = Module>(opened: Op
     module.dispose();
     throw e;
   }
-  return module as T;
+  return module;
 }
 
 /**
