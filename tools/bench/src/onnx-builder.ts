@@ -108,6 +108,17 @@ function valueInfo(io: OnnxIO): Bytes {
   return out;
 }
 
+/** n uniform values in [-scale, scale) from a seeded LCG: initializer weights for speed graphs (values do not matter, bytes must be real). */
+export function randomInitializerValues(n: number, seed: number, scale = 0.05): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = scale * ((s / 4294967296) * 2 - 1);
+  }
+  return out;
+}
+
 /** Serialises a single-graph ONNX model (opset `opset`, default domain). */
 export function buildOnnxModel(graph: { nodes: OnnxNode[]; initializers: OnnxInitializer[]; inputs: OnnxIO[]; outputs: OnnxIO[] }, opset = 17): Uint8Array {
   const g: Bytes = [];

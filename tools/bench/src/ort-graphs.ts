@@ -1,15 +1,5 @@
 // onnxruntime-node sessions for the same shapes as the tfjs workloads, graphs built programmatically.
-import { buildOnnxModel, type OnnxInitializer, type OnnxNode } from './onnx-builder.js';
-
-function rand(n: number, seed: number, scale = 0.05): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = scale * ((s / 4294967296) * 2 - 1);
-  }
-  return out;
-}
+import { buildOnnxModel, randomInitializerValues as rand, type OnnxInitializer, type OnnxNode } from './onnx-builder.js';
 
 async function session(model: Uint8Array, threads: number, inputs: Record<string, { data: Float32Array; dims: number[] }>) {
   const ort = await import('onnxruntime-node');

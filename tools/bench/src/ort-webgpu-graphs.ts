@@ -3,17 +3,7 @@
 // onnx-builder.ts, random weights (speed does not depend on them). Each graph has a second output,
 // `probe` (the first element of y): reading it back waits for the queue, as the tfjs side waits on
 // one element.
-import { buildOnnxModel, type OnnxInitializer, type OnnxNode } from './onnx-builder.js';
-
-function rand(n: number, seed: number, scale = 0.05): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = scale * ((s / 4294967296) * 2 - 1);
-  }
-  return out;
-}
+import { buildOnnxModel, randomInitializerValues as rand, type OnnxInitializer, type OnnxNode } from './onnx-builder.js';
 
 interface Part {
   nodes: OnnxNode[];
