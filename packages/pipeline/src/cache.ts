@@ -9,10 +9,10 @@
 // rewritten (atomically), so an interrupted build resumes after its last shard. A finished cache
 // whose meta matches is reused as it is; one with other meta is rebuilt.
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, ShapeError, writeFileAtomic, writeSafetensorsFile, type TensorToWrite } from '@fae/core';
+import { ConfigError, ShapeError, writeSafetensorsFile, type TensorToWrite } from '@fae/core';
 import { FEATURE_CACHE_FORMAT, FEATURE_CACHE_INDEX, FeatureCache, type FeatureCacheIndex } from '@fae/decoders';
 import { joinPath } from './components.js';
-import { nodeFsPromises } from './node-fs.js';
+import { nodeFsPromises, readJsonOrNull, sameJson, writeJsonAtomic } from './node-fs.js';
 
 export const CACHE_PROGRESS = 'progress.json';
 
@@ -42,21 +42,7 @@ interface Progress {
   imageShape: [number, number, number] | null;
 }
 
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const shardName = (i: number) => `shard-${String(i).padStart(5, '0')}.safetensors`;
-
-async function readJson<T>(path: string): Promise<T | null> {
-  const fs = await nodeFsPromises(path);
-  try {
-    return JSON.parse(await fs.readFile(path, 'utf8')) as T;
-  } catch {
-    return null;
-  }
-}
-
-async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  await writeFileAtomic(path, [new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`)]);
-}
 
 /**
  * Builds (or resumes, or reuses) the cache in `dir`. `rows(skip)` yields the source's rows from item
@@ -65,10 +51,10 @@ async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
 export async function buildCache(dir: string, rows: (skip: number) => AsyncIterable<CacheRows>, o: BuildCacheOptions): Promise<FeatureCache> {
   const fs = await nodeFsPromises(dir);
   await fs.mkdir(dir, { recursive: true });
-  const index = await readJson<FeatureCacheIndex>(joinPath(dir, FEATURE_CACHE_INDEX));
-  if (index && same(index.meta, o.meta)) return FeatureCache.open(dir);
-  let p = await readJson<Progress>(joinPath(dir, CACHE_PROGRESS));
-  if (index || !p || !same(p.meta, o.meta)) {
+  const index = await readJsonOrNull<FeatureCacheIndex>(joinPath(dir, FEATURE_CACHE_INDEX));
+  if (index && sameJson(index.meta, o.meta)) return FeatureCache.open(dir);
+  let p = await readJsonOrNull<Progress>(joinPath(dir, CACHE_PROGRESS));
+  if (index || !p || !sameJson(p.meta, o.meta)) {
     for (const f of await fs.readdir(dir)) if (f === FEATURE_CACHE_INDEX || f === CACHE_PROGRESS || f.startsWith('shard-')) await fs.rm(joinPath(dir, f), { force: true });
     p = { meta: o.meta, done: 0, shards: [], featureShape: null, imageShape: null };
   }

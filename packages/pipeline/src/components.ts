@@ -3,7 +3,7 @@
 // imported). Files come from a local folder, an http(s) URL or a hub id (core's hub: download cache,
 // progress, sha256 checks), so a pipeline on the hub loads like one on disk.
 import {
-  ConfigError, fetchModelFile, instantiateComponent, openComponentFiles, saveComponent, writeFileAtomic,
+  ConfigError, fetchModelFile, instantiateComponent, openComponentFiles, saveComponent,
   type HubOptions, type Module,
 } from '@fae/core';
 import { TransformersEncoder, type ViTBackbone } from '@fae/encoders';
@@ -12,7 +12,7 @@ import '@fae/adapter';
 import '@fae/decoders';
 import '@fae/diffusion';
 import '@fae/flow';
-import { nodeFsPromises } from './node-fs.js';
+import { nodeFsPromises, writeJsonAtomic } from './node-fs.js';
 
 const text = new TextDecoder();
 
@@ -62,9 +62,9 @@ export async function saveModule(dir: string, folder: string, module: Module, me
   return path;
 }
 
-/** Writes JSON atomically. */
+/** Writes JSON atomically, making its folder first. */
 export async function writeJson(path: string, value: unknown): Promise<void> {
   const fs = await nodeFsPromises(path);
   await fs.mkdir(path.replace(/[\\/][^\\/]*$/, '') || '.', { recursive: true });
-  await writeFileAtomic(path, [new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`)]);
+  await writeJsonAtomic(path, value);
 }

@@ -13,14 +13,14 @@
 // Idempotent: a shard whose manifest exists with the same meta is skipped; a crashed shard (no manifest)
 // reruns alone; every file is written atomically (temp then rename).
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, FaeError, openSafetensorsFile, writeFileAtomic, writeSafetensorsFile, type TensorToWrite } from '@fae/core';
+import { ConfigError, FaeError, openSafetensorsFile, writeSafetensorsFile, type TensorToWrite } from '@fae/core';
 import { FEATURE_CACHE_FORMAT, FEATURE_CACHE_INDEX, FeatureCache, type FeatureCacheIndex } from '@fae/decoders';
 import { FeatureStatistics, loadStatisticsFile, mergeStatisticsFiles, saveStatisticsFile, type StatisticsFile } from '@fae/eval';
 import { buildCache } from './cache.js';
 import { joinPath } from './components.js';
 import { imageBatches, subsetItems, type ImageDataset } from './datasets/dataset.js';
 import type { FaePipeline, GenerateOptions } from './fae-pipeline.js';
-import { nodeFsPromises } from './node-fs.js';
+import { nodeFsPromises, readJsonOrNull, sameJson, writeJsonAtomic } from './node-fs.js';
 import { toEncoderPixels } from './preprocess.js';
 
 export interface ShardSpec {
@@ -119,17 +119,6 @@ export function itemSeed(seed: number, index: number): number {
 
 export const shardStem = (kind: ShardKind, s: ShardSpec) => `${kind}-${String(s.index).padStart(5, '0')}-of-${String(s.count).padStart(5, '0')}`;
 
-async function readJson<T>(path: string): Promise<T | null> {
-  const fs = await nodeFsPromises(path);
-  try {
-    return JSON.parse(await fs.readFile(path, 'utf8')) as T;
-  } catch {
-    return null;
-  }
-}
-
-const writeJsonAtomic = (path: string, v: unknown) => writeFileAtomic(path, [new TextEncoder().encode(`${JSON.stringify(v, null, 2)}\n`)]);
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 export interface ShardRunResult {
   manifest: ShardManifest;
@@ -142,8 +131,8 @@ async function runShard(dir: string, kind: ShardKind, shard: ShardSpec, total: n
   const fs = await nodeFsPromises(dir);
   await fs.mkdir(dir, { recursive: true });
   const path = joinPath(dir, `${shardStem(kind, shard)}.json`);
-  const old = await readJson<ShardManifest>(path);
-  if (old && old.kind === kind && same(old.meta, meta) && old.total === total) return { manifest: old, skipped: true };
+  const old = await readJsonOrNull<ShardManifest>(path);
+  if (old && old.kind === kind && sameJson(old.meta, meta) && old.total === total) return { manifest: old, skipped: true };
   if (old) await fs.rm(path, { force: true });
   const range = shardRange(total, shard, align);
   const t0 = Date.now();
@@ -167,14 +156,14 @@ export async function readShardManifests(dir: string, kind: ShardKind): Promise<
   if (!found.length) throw new ShardMergeError(dir, `no finished ${kind} shards (no ${kind}-i-of-n.json manifests)`);
   const ms: ShardManifest[] = [];
   for (const f of found) {
-    const m = await readJson<ShardManifest>(joinPath(dir, f));
+    const m = await readJsonOrNull<ShardManifest>(joinPath(dir, f));
     if (!m || m.format !== 'fae-shard' || m.kind !== kind) throw new ShardMergeError(dir, `${f} is not a ${kind} shard manifest`);
     ms.push(m);
   }
   const n = ms[0].shard.count;
   for (const m of ms) {
     if (m.shard.count !== n) throw new ShardMergeError(dir, `shards of different counts: ${shardStem(kind, ms[0].shard)} and ${shardStem(kind, m.shard)} (clear the folder of the old run)`);
-    if (!same(m.meta, ms[0].meta) || m.total !== ms[0].total) throw new ShardMergeError(dir, `${shardStem(kind, m.shard)} was made with other options than ${shardStem(kind, ms[0].shard)}: ${JSON.stringify(m.meta)} vs ${JSON.stringify(ms[0].meta)}`);
+    if (!sameJson(m.meta, ms[0].meta) || m.total !== ms[0].total) throw new ShardMergeError(dir, `${shardStem(kind, m.shard)} was made with other options than ${shardStem(kind, ms[0].shard)}: ${JSON.stringify(m.meta)} vs ${JSON.stringify(ms[0].meta)}`);
   }
   const missing = Array.from({ length: n }, (_, i) => i).filter((i) => !ms.some((m) => m.shard.index === i));
   if (missing.length) throw new ShardMergeError(dir, `incomplete: ${missing.length} of ${n} shards are not finished (indices ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', ...' : ''}); rerun them with --shard i/${n}`);
@@ -358,7 +347,7 @@ export async function mergeCacheShards(dir: string): Promise<FeatureCache> {
   const ms = await readShardManifests(dir, 'cache');
   const parts: FeatureCacheIndex[] = [];
   for (const m of ms) {
-    const idx = await readJson<FeatureCacheIndex>(joinPath(joinPath(dir, m.data), FEATURE_CACHE_INDEX));
+    const idx = await readJsonOrNull<FeatureCacheIndex>(joinPath(joinPath(dir, m.data), FEATURE_CACHE_INDEX));
     if (!idx) throw new ShardMergeError(dir, `${m.data}/${FEATURE_CACHE_INDEX} is missing: the shard did not finish`);
     if (idx.count !== m.range[1] - m.range[0]) throw new ShardMergeError(dir, `${m.data} holds ${idx.count} items, its manifest says ${m.range[1] - m.range[0]}`);
     parts.push(idx);

@@ -31,7 +31,7 @@ import type { GeneratorDefaults } from '../generator.js';
 import { toEncoderPixels, type PipelinePreprocessing } from '../preprocess.js';
 import { checkRecipe, type PipelineRecipe, type StageSpec } from '../recipes/recipe.js';
 import { MimHead, MimPretraining, mimLoss, randomPatchMask } from './mim.js';
-import { nodeFsPromises } from '../node-fs.js';
+import { nodeFsPromises, readJsonOrNull, sameJson } from '../node-fs.js';
 import { MissingPerceptualLossError, buildPixelObjective, describeObjective, loadLpips, needsPerceptual, presetOf, usesPerceptual, type LpipsWeightsSource } from './pixel-objective.js';
 
 export const TRAIN_STAGES = ['encoder', 'features', 'stage-ib', 'stage-ia', 'stage-ii', 'latents', 'dit', 'tarflow'] as const;
@@ -126,10 +126,9 @@ export async function trainPipeline(recipeIn: PipelineRecipe, datasetIn: ImageDa
   const log = o.log ?? (() => {});
   const fresh: TrainState = { format: 'fae-train-state', recipe, dataset: { name: dataset.name, size: dataset.size, classes: dataset.classes }, done: [], logs: [] };
   let state = fresh;
-  const saved = await fs.readFile(statePath, 'utf8').then((t) => JSON.parse(t) as TrainState).catch(() => null);
+  const saved = await readJsonOrNull<TrainState>(statePath);
   if (saved) {
-    const same = JSON.stringify(saved.recipe) === JSON.stringify(recipe) && JSON.stringify(saved.dataset) === JSON.stringify(fresh.dataset);
-    if (same) state = saved;
+    if (sameJson(saved.recipe, recipe) && sameJson(saved.dataset, fresh.dataset)) state = saved;
     else if (!o.restart) throw new ConfigError(statePath, `holds a run of recipe '${saved.recipe?.name}' on ${saved.dataset?.name} (${saved.dataset?.size} items); this one is '${recipe.name}' on ${dataset.name} (${dataset.size}): use another folder, or restart`);
     else await fs.rm(work, { recursive: true, force: true });
   }
