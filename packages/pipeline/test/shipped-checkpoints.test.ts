@@ -23,7 +23,7 @@ describeBackends('FaePipeline on the shipped digits checkpoints', ({ backend }) 
   });
   afterAll(() => pipe?.dispose());
 
-  it.skipIf(!present || backend !== 'wasm')('reconstructs 300 held-out digits with the shipped feature cosine and PSNR (wasm, as the shipped metrics)', async () => {
+  it.skipIf(!present || backend !== 'wasm')('reconstructs 300 held-out digits with the shipped feature cosine and PSNR (wasm only: the shipped metrics were measured on wasm)', async () => {
     const shipped = JSON.parse(readFileSync(join(SHIPPED, 'metrics.json'), 'utf8')).reconstruction;
     const held = sliceDigits((await splitMnist()).heldOut, 0, 300);
     let cos = 0;
@@ -76,7 +76,7 @@ describeBackends('FaePipeline on the shipped digits checkpoints', ({ backend }) 
     images.dispose();
   });
 
-  it.skipIf(!present || backend !== 'cpu')('save() writes pipeline.json; load() of it gives the same latents and samples', async () => {
+  it.skipIf(!present || backend !== 'cpu')('save() writes pipeline.json; load() of it gives the same latents and samples (cpu only: a file round trip, the same on every backend)', async () => {
     const dir = join(tmp, 'saved');
     await pipe.save(dir);
     const manifest = JSON.parse(readFileSync(join(dir, 'pipeline.json'), 'utf8'));

@@ -78,7 +78,7 @@ describeBackends('trainPipeline (smoke recipe)', ({ backend }) => {
     }
   });
 
-  it.skipIf(backend !== 'cpu')('an interrupted run resumes: finished stages are skipped, the rest continue', async () => {
+  it.skipIf(backend !== 'cpu')('an interrupted run resumes: finished stages are skipped, the rest continue (cpu only: resume bookkeeping does not depend on the backend; every stage runs on each backend above)', async () => {
     const dir = join(tmp, `resume-${backend}`);
     let stop = true;
     await expect(trainPipeline(SMOKE_RECIPE, data, dir, {
@@ -109,7 +109,7 @@ describeBackends('trainPipeline (smoke recipe)', ({ backend }) => {
     await expect(trainPipeline({ ...SMOKE_RECIPE, seed: 9 }, data, dir)).rejects.toThrow(/holds a run of recipe/);
   });
 
-  it.skipIf(backend !== 'cpu')('trains the pixel stages with a perceptual loss too: a small procedural LPIPS-VGG16 (tf.memory clean)', async () => {
+  it.skipIf(backend !== 'cpu')('trains the pixel stages with a perceptual loss too: a small procedural LPIPS-VGG16 (tf.memory clean; cpu only: the objective code is backend-independent, and a VGG16 gradient costs seconds a step)', async () => {
     // eval's Lpips with procedural VGG16 + linear weights, on 2x average-pooled images (16x16: VGG16's
     // relu5_3 is 1x1 there) so that its gradients cost seconds on this CPU
     const lpips = new Lpips();
