@@ -37,7 +37,7 @@ const PER_COMMAND: Record<CommandName, OptionSpec> = {
     steps: { type: 'string' },
     cfg: { type: 'string' },
   },
-  eval: { 'per-class': { type: 'string' }, steps: { type: 'string' }, cfg: { type: 'string' }, data: { type: 'string' }, images: { type: 'string' } },
+  eval: { generator: { type: 'string' }, 'per-class': { type: 'string' }, steps: { type: 'string' }, cfg: { type: 'string' }, data: { type: 'string' }, images: { type: 'string' } },
   train: {
     steps: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, continue: { type: 'boolean' }, resume: { type: 'boolean' },
     data: { type: 'string' }, recipe: { type: 'string' }, encoder: { type: 'string' }, lpips: { type: 'string' }, restart: { type: 'boolean' }, 'step-scale': { type: 'string' },
@@ -213,6 +213,11 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
     }
     if (typeof v.images === 'string') options.images = parseInteger(v.images, 'images', command, 1);
     if (options.images !== undefined && !options.data) throw new UsageError('--images goes with --data', command);
+    if (typeof v.generator === 'string') {
+      if (!GENERATORS.includes(v.generator as GeneratorName)) throw new UsageError(`--generator must be one of ${GENERATORS.join(', ')}, got '${v.generator}'`, command);
+      if (options.data) throw new UsageError('--generator goes without --data (eval --data evaluates every generator of the pipeline)', command);
+      options.generator = v.generator as GeneratorName;
+    }
   }
   if (command === 'sample' || command === 'eval' || command === 'demo') {
     if (typeof v['per-class'] === 'string') options.perClass = parseInteger(v['per-class'] as string, 'per-class', command, 1, 1000);
