@@ -39,7 +39,7 @@ const PER_COMMAND: Record<CommandName, OptionSpec> = {
   },
   eval: { generator: { type: 'string' }, 'per-class': { type: 'string' }, steps: { type: 'string' }, cfg: { type: 'string' }, data: { type: 'string' }, images: { type: 'string' } },
   train: {
-    steps: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, continue: { type: 'boolean' }, resume: { type: 'boolean' },
+    steps: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, continue: { type: 'boolean' }, resume: { type: 'boolean' }, 'curve-per-class': { type: 'string' },
     data: { type: 'string' }, recipe: { type: 'string' }, encoder: { type: 'string' }, lpips: { type: 'string' }, restart: { type: 'boolean' }, 'step-scale': { type: 'string' },
   },
 };
@@ -80,6 +80,8 @@ export interface CommandOptions {
   continueTraining?: boolean;
   /** train dit / tarflow / dit-pixels: go on from the stage's last checkpoint (an interrupted run). */
   resume?: boolean;
+  /** train dit / dit-pixels: samples per class at each point of the sample-quality curve (default 3). */
+  curvePerClass?: number;
   /** train all / eval on a dataset: an image folder, tar shards or 'mnist' (@fae/pipeline). */
   data?: string;
   /** train all: a @fae/pipeline recipe name (smoke, digits, paper-dinov2-g, paper-siglip2). */
@@ -165,6 +167,10 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
     if (v.continue) {
       if (!['dit', 'tarflow', 'dit-pixels'].includes(stage)) throw new UsageError(`--continue applies to dit, tarflow and dit-pixels, not '${stage}'`, command);
       options.continueTraining = true;
+    }
+    if (typeof v['curve-per-class'] === 'string') {
+      if (stage !== 'dit' && stage !== 'dit-pixels') throw new UsageError(`--curve-per-class applies to dit and dit-pixels (their sample-quality curves), not '${stage}'`, command);
+      options.curvePerClass = parseInteger(v['curve-per-class'] as string, 'curve-per-class', command, 1, 1000);
     }
     for (const k of ['data', 'recipe', 'encoder', 'lpips'] as const) {
       if (typeof v[k] !== 'string') continue;

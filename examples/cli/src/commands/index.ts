@@ -165,7 +165,7 @@ async function trainContext(env: Env, modelsDir: string): Promise<TrainContext> 
   split.train = sliceDigits(split.train, 0, stepScale < 1 ? 300 : TRAIN_DIGITS);
   return {
     modelsDir, workDir: join(env.out, 'work'), split, classifierTrain, seed: env.p.global.seed, backend: env.backend,
-    stepScale, steps: env.p.options.steps, batch: env.p.options.batch, lr: env.p.options.lr, continueTraining: env.p.options.continueTraining, resume: env.p.options.resume,
+    stepScale, steps: env.p.options.steps, batch: env.p.options.batch, lr: env.p.options.lr, continueTraining: env.p.options.continueTraining, resume: env.p.options.resume, curvePerClass: env.p.options.curvePerClass,
     quiet: env.p.global.quiet, log: env.log,
   };
 }
