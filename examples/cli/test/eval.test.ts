@@ -15,7 +15,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'fae-cli-eval-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describeBackends('fae eval on the shipped checkpoints', ({ backend }) => {
-  it.skipIf(!present)('500 samples per generator: DiT >= 0.95, TARFlow >= 0.85, the judge >= 0.985, as in metrics.json (skipped only where the shipped checkpoints are absent)', async () => {
+  it.skipIf(!present)('500 samples per generator: DiT >= 0.95, TARFlow >= 0.85, the judge >= 0.985, as in metrics.json (skipped only where the shipped checkpoints are absent)', { timeout: 900_000 }, async () => {
     const shipped = JSON.parse(readFileSync(join(SHIPPED_CHECKPOINTS, 'metrics.json'), 'utf8'));
     const out: string[] = [];
     const err: string[] = [];
