@@ -1,8 +1,8 @@
 // The latents-vs-pixels convergence plot of the README: class accuracy and digit FID of samples
 // against training steps, for the LightningDiT on FAE latents (`fae train dit`) and the same DiT on
-// pixels (`fae train dit-pixels`), from the curves those stages logged (logs/dit.json,
-// logs/dit-pixels.json of a models folder). Writes one PNG (two panels).
-//   node --import tsx scripts/plot-convergence.ts [models folder = checkpoints] [out = docs/convergence.png]
+// pixels (`fae train dit-pixels`), from the curves those stages logged (dit.json and dit-pixels.json
+// of a logs folder). Writes one PNG (two panels).
+//   node --import tsx scripts/plot-convergence.ts [logs folder = checkpoints/logs/convergence] [out = docs/convergence.png]
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { encodePng } from '@fae/core';
@@ -13,12 +13,12 @@ interface CurveLog {
   curve?: Array<{ step: number; accuracy: number; fid: number; n: number }>;
 }
 
-const models = resolve(process.argv[2] ?? 'checkpoints');
+const logs = resolve(process.argv[2] ?? 'checkpoints/logs/convergence');
 const out = resolve(process.argv[3] ?? 'docs/convergence.png');
 
 async function curveOf(stage: string): Promise<NonNullable<CurveLog['curve']>> {
-  const log = JSON.parse(await readFile(`${models}/logs/${stage}.json`, 'utf8')) as CurveLog;
-  if (!log.curve?.length) throw new Error(`${models}/logs/${stage}.json has no sample-quality curve (train it with a classifier in the models folder)`);
+  const log = JSON.parse(await readFile(`${logs}/${stage}.json`, 'utf8')) as CurveLog;
+  if (!log.curve?.length) throw new Error(`${logs}/${stage}.json has no sample-quality curve (train it with a classifier in the models folder)`);
   return log.curve;
 }
 
@@ -33,7 +33,7 @@ const series = (pick: (p: { accuracy: number; fid: number }) => number): Series[
 const maxStep = Math.max(latents.at(-1)!.step, pixels.at(-1)!.step);
 const n = latents[0].n;
 const common = { width: 560, height: 400, xLabel: 'training steps (batch 32)', xRange: [0, maxStep] as [number, number] };
-const accuracy = renderLinePlot({ ...common, title: `class accuracy (${n} samples per point)`, yLabel: 'accuracy', yRange: [0, 1], legend: 'bottom-right', series: series((p) => p.accuracy) });
+const accuracy = renderLinePlot({ ...common, title: `class accuracy (${n} samples per point)`, yLabel: 'accuracy', yRange: [0, 1], legend: 'top-right', series: series((p) => p.accuracy) });
 const fid = renderLinePlot({ ...common, title: 'digit FID (lower is better)', yLabel: 'FID', series: series((p) => p.fid) });
 const tmp = `${out}.tmp-${process.pid}`;
 await writeFile(tmp, encodePng(sideBySide([accuracy, fid])));

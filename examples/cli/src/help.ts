@@ -83,7 +83,7 @@ linear-probe accuracy of encoder features vs FAE latents.
 With --data: evaluates the pipeline in --models on the first --images (default 256) images of a
 folder or tar shards: reconstruction PSNR / SSIM and feature cosine / R^2, latent mean / std, and for
 each generator the Frechet distance of the frozen encoder's pooled features of samples vs the images.`,
-  train: `fae train <stage> [--steps n] [--batch n] [--lr x] [--continue | --resume] [global options]
+  train: `fae train <stage> [--steps n] [--batch n] [--lr x] [--continue | --resume] [--curve-per-class n] [global options]
 fae train all --data <folder|shards|mnist> --recipe <name> --models <dir> [--encoder <hub id|folder>]
               [--batch n] [--step-scale x] [--lpips <folder>] [--restart] [global options]
 
@@ -120,5 +120,6 @@ The models folder is --models (default <out>/checkpoints); it must be a local fo
   --continue         dit, tarflow, dit-pixels: a new run starting from the weights in the models folder
   --resume           dit, tarflow, dit-pixels: go on with an interrupted run from its last checkpoint
                      (<models>/resume/<stage>, written ~20 times a run, removed when the stage ends);
-                     the same bits as the uninterrupted run. Needs the same --steps/--batch/--lr/--seed`,
+                     the same bits as the uninterrupted run. Needs the same --steps/--batch/--lr/--seed
+  --curve-per-class <n>  dit, dit-pixels: samples per class at each of the six curve points (default 3)`,
 };
