@@ -25,6 +25,9 @@ await build({
   bundle: true, platform: 'node', format: 'esm', target: 'node22',
   outfile: '.device/gpu-bench.mjs',
   external: ['webgpu', 'onnxruntime-node'],
+  // the @fae/* package.json sideEffects lists name dist bundles; from the sources esbuild would drop the
+  // side-effect imports (core's gradient + chained-op registrations, each package's component registry)
+  ignoreAnnotations: true,
   alias: Object.fromEntries(['core','encoders','adapter','decoders','diffusion','flow','eval'].map((p) => ['@fae/' + p, resolve(root, 'packages', p, 'src', 'index.ts')])),
   define: { 'process.env.FAE_BENCH_VERSIONS': JSON.stringify(JSON.stringify(versions)) },
   banner: { js: \"import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);\" },
