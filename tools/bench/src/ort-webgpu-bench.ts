@@ -32,10 +32,12 @@ queueProto.writeBuffer = function (buf: unknown, off: number, data: any, dataOff
 };
 const keepAlive = setInterval(() => {}, 1000); // Dawn's callbacks need a live event loop
 const ort = await import('onnxruntime-web/webgpu' as string);
-// ort-web fetches its .wasm beside the bundle by URL, and Node's fetch has no file: URLs ("fetch
-// failed"): hand it the bytes.
+// ort-web fetches its .wasm beside the bundle by URL, and with threads its .mjs too (to start workers
+// from a blob), and Node's fetch has no file: URLs ("fetch failed" on Node 22, where SharedArrayBuffer
+// makes it pick threads): hand it the bytes and one thread (the work runs on the GPU either way).
 const ortDist = dirname(fileURLToPath(import.meta.resolve('onnxruntime-web/webgpu')));
 ort.env.wasm.wasmBinary = readFileSync(join(ortDist, 'ort-wasm-simd-threaded.asyncify.wasm'));
+ort.env.wasm.numThreads = 1;
 
 interface Row {
   name: string;

@@ -7,6 +7,7 @@ import { type FusedActivation } from './matmul-tiled.js';
 import { matMulChoice, matMulProgram, setMatMulChoice, workgroupBytesOf, type MatMulKernel } from './matmul-select.js';
 import { faeFusedKernels } from './fused-kernels.js';
 import { faeWebGPUKernelsEnabled, setFaeWebGPUKernelsEnabled } from './kernel-state.js';
+import { splitReduceKernel } from './reduce-split.js';
 
 export { faeWebGPUKernelsEnabled };
 
@@ -85,7 +86,8 @@ function runTiled(args: Parameters<KernelFunc>[0], fused: boolean): tf.TensorInf
 
 /**
  * Puts FAE's kernels in place for the 'webgpu' backend (BatchMatMul and _FusedMatMul: a 128x128
- * register-tiled matmul with fused bias/activation) and registers FAE's fused kernels (attention
+ * register-tiled matmul with fused bias/activation), Sum and Mean (two passes over large inner
+ * extents, reduce-split.ts), and registers FAE's fused kernels (attention
  * forward/backward, LayerNorm/RMSNorm with optional modulation; see fused-kernels.ts), which
  * `scaledDotProductAttention`, `layerNorm`, `rmsNorm` then use on webgpu. Returns false when the
  * webgpu backend is not registered. Idempotent; `unregisterFaeWebGPUKernels()` restores tfjs's kernels.
@@ -100,6 +102,14 @@ export function registerFaeWebGPUKernels(): boolean {
   for (const name of ['BatchMatMul', '_FusedMatMul']) {
     tf.unregisterKernel(name, 'webgpu');
     tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: ((args: Parameters<KernelFunc>[0]) => runTiled(args, name === '_FusedMatMul')) as unknown as tf.KernelFunc });
+  }
+  // Sum / Mean over a large inner extent in two passes (reduce-split.ts); tfjs's kernel does each pass
+  for (const name of ['Sum', 'Mean']) {
+    const k = tf.getKernel(name, 'webgpu');
+    if (!k) continue;
+    originals.set(name, k.kernelFunc as unknown as KernelFunc);
+    tf.unregisterKernel(name, 'webgpu');
+    tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: splitReduceKernel(k.kernelFunc as unknown as Parameters<typeof splitReduceKernel>[0]) as unknown as tf.KernelFunc });
   }
   // FAE's own fused ops (attention, norms): new kernel names, called by their ops in fused-*.ts
   for (const [name, fn] of Object.entries(faeFusedKernels())) {
