@@ -5,6 +5,7 @@
 // output folder, a side-by-side table follows.
 //   node gpu-bench.mjs [--quick] [--out DIR] [--kernels fae|tfjs] [--updates fused|ops] [--only NAME] [--profile] [--no-models]
 //                      [--matmul vec4|scalar] [--tile-k 8|16] [--sweep] [--split-reduce off] [--tfjs-flag NAME=VALUE]...
+//                      [--uploads tfjs] [--dawn-option OPTION]...
 // --cpu-profile: V8 CPU profiles of three warm calls per workload (cpuprof/ under --out; cpu-profile-summary.ts).
 // --profile: per-kernel GPU time (timestamp queries, gpu-profile.ts) of one more call of every
 // workload: kernel count, GPU ms, wall ms, largest kernel groups (table + `profile` in the JSON);
@@ -20,7 +21,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SPLIT_REDUCE_POLICY, configureFaeWebGPUKernels, initBackend, installNodeWebGPU, registerFaeWebGPUKernels, unregisterFusedUpdateKernels } from '@fae/core';
+import { SPLIT_REDUCE_POLICY, configureFaeWebGPUKernels, initBackend, uninstallQueueUploads, installNodeWebGPU, registerFaeWebGPUKernels, unregisterFusedUpdateKernels } from '@fae/core';
 import { restartWithSoftwareVulkan } from './script.js';
 import { machineInfo } from './machine.js';
 import { modelBenchmarks } from './model-workloads.js';
@@ -42,7 +43,7 @@ const onlyIdx = process.argv.indexOf('--only');
 const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : undefined;
 const skip = process.argv.indexOf('--skip') > 0 ? process.argv[process.argv.indexOf('--skip') + 1] : undefined;
 const argOf = (name: string) => (process.argv.indexOf(name) > 0 ? process.argv[process.argv.indexOf(name) + 1] : undefined);
-const matmul = (argOf('--matmul') ?? 'scalar') as 'vec4' | 'scalar'; // the library's default
+const matmul = (argOf('--matmul') ?? 'vec4') as 'vec4' | 'scalar'; // the library's default
 const tileK = Number(argOf('--tile-k') ?? 16) as 8 | 16;
 const profile = process.argv.includes('--profile');
 
@@ -52,13 +53,19 @@ function timeGpu(name: string, fn: () => tf.Tensor | tf.Tensor[], opts: { iters?
 }
 
 // Dawn quantizes timestamps by default (coarse per-kernel times): off for profiling.
-await installNodeWebGPU(profile ? { dawnOptions: ['disable-dawn-features=timestamp_quantization'] } : {});
+// --dawn-option OPTION (repeatable): options for the webgpu package's create(), e.g. Dawn toggles
+// 'enable-dawn-features=skip_validation,disable_robustness'
+const dawnOptions = process.argv.flatMap((a, i) => (a === '--dawn-option' && process.argv[i + 1] ? [process.argv[i + 1]] : []));
+await installNodeWebGPU({ dawnOptions: [...dawnOptions, ...(profile ? ['disable-dawn-features=timestamp_quantization'] : [])] });
 await import('@tensorflow/tfjs-backend-webgpu'); // bundled; registers the backend now that navigator.gpu exists
 const info = await initBackend('webgpu', { webgpuKernels: 'tfjs' });
 if (kernels === 'fae') {
   if (!registerFaeWebGPUKernels()) throw new Error('could not register FAE WebGPU kernels');
 }
 if (updates === 'ops') unregisterFusedUpdateKernels('webgpu');
+// --uploads tfjs: tfjs's own upload path (staging buffers) instead of FAE's queue.writeBuffer one (before/after)
+const uploads = argOf('--uploads') ?? 'fae';
+if (uploads === 'tfjs') uninstallQueueUploads(tf.backend() as any);
 configureFaeWebGPUKernels({ matmul, vec4TileK: tileK });
 // --split-reduce off: tfjs's one-pass Sum/Mean everywhere (before/after for reduce-split.ts)
 const splitReduce = argOf('--split-reduce') !== 'off';
@@ -147,12 +154,12 @@ if (process.argv.includes('--sweep')) {
   process.exit(0);
 }
 const machine = machineInfo(['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'webgpu']);
-const flagTag = Object.entries(tfjsFlags).map(([k, v]) => `-${k.toLowerCase()}-${v}`).join('');
+const flagTag = Object.entries(tfjsFlags).map(([k, v]) => `-${k.toLowerCase()}-${v}`).join('') + (uploads === 'tfjs' ? '-tfjs-uploads' : '') + dawnOptions.map((o) => `-${o.replace(/[^a-z0-9]+/gi, '_')}`).join('');
 const variant = (kernels === 'fae' ? `-${matmul}${matmul === 'vec4' ? tileK : ''}${splitReduce ? '' : '-one-pass-reduce'}` : '') + flagTag;
 const reportFile = join(outDir, `webgpu-${kernels}${variant}${updates === 'ops' ? '-ops-updates' : ''}${only ? '-only' : ''}${profile ? '-profile' : ''}${quick ? '-quick' : ''}.json`);
 /** Writes the JSON so far (after every workload: a run cut short keeps what it measured). */
 function writeReport(): void {
-  const report = { engine: 'tfjs', backend: info.backend, adapter: info.adapter, features: info.features, kernels, matmul: kernels === 'fae' ? { matmul, tileK } : undefined, splitReduce: kernels === 'fae' ? splitReduce : undefined, tfjsFlags, updates, only, skip, quick, profile, machine, results };
+  const report = { engine: 'tfjs', backend: info.backend, adapter: info.adapter, features: info.features, kernels, matmul: kernels === 'fae' ? { matmul, tileK } : undefined, splitReduce: kernels === 'fae' ? splitReduce : undefined, tfjsFlags, uploads, dawnOptions, updates, only, skip, quick, profile, machine, results };
   mkdirSync(outDir, { recursive: true });
   writeFileSync(`${reportFile}.tmp`, JSON.stringify(report, null, 2));
   renameSync(`${reportFile}.tmp`, reportFile);

@@ -3,3 +3,4 @@ export { fusedAttention, fusedAttentionSupported, fusedAttentionUnsupportedReaso
 export { fusedNorm, fusedNormSupported, fusedNormUnsupportedReason, type FusedNormParams } from './fused-norm.js';
 export { linearActivation, linearActivationSupported, linearActivationUnsupportedReason, type LinearActivation } from './fused-linear.js';
 export { SPLIT_REDUCE_POLICY, splitPlan, splitReduceStats } from './reduce-split.js';
+export { installQueueUploads, uninstallQueueUploads, queueUploadStats } from './uploads.js';
