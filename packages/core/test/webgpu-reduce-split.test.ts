@@ -16,6 +16,8 @@ it('plans splits only for few outputs over many innermost elements', () => {
 });
 
 describeBackends('FAE WebGPU kernels: two-pass Sum / Mean', ({ backend }) => {
+  // webgpu only: the other backends do not use the kernel (wasm's one-pass float32 sum of ~1e5 values
+  // drifts past 1e-5 relative here, which says nothing about this kernel)
   const ready = () => backend !== 'webgpu' || registerFaeWebGPUKernels();
   const CASES: Array<{ shape: number[]; axis: number[]; keepDims?: boolean }> = [
     { shape: [1, 256, 384], axis: [0, 1, 2] },
@@ -57,4 +59,4 @@ describeBackends('FAE WebGPU kernels: two-pass Sum / Mean', ({ backend }) => {
     expect((await s.data())[0]).toBe(expected);
     tf.dispose([xt, s]);
   });
-});
+}, { backends: ['webgpu'] });

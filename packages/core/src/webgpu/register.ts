@@ -8,6 +8,7 @@ import { matMulChoice, matMulProgram, setMatMulChoice, workgroupBytesOf, type Ma
 import { faeFusedKernels } from './fused-kernels.js';
 import { faeWebGPUKernelsEnabled, setFaeWebGPUKernelsEnabled } from './kernel-state.js';
 import { splitReduceKernel } from './reduce-split.js';
+import { SKINNY_MAX_ROWS, skinnyMatMulProgram } from './matmul-skinny.js';
 import { installQueueUploads, uninstallQueueUploads } from './uploads.js';
 
 export { faeWebGPUKernelsEnabled };
@@ -27,9 +28,13 @@ export interface FaeKernelPolicy {
   matmul: MatMulKernel;
   /** K depth of the vec4 kernel's staged slices. */
   vec4TileK: 8 | 16;
+  /** Products with at most this many rows (A not transposed, one B) use the skinny kernel (matmul-skinny.ts); 0: never. */
+  skinnyRows: number;
+  /** ... when B has at least this many elements (smaller ones are launch-bound whichever kernel runs). */
+  skinnyMinWeights: number;
 }
 
-const policy: Omit<FaeKernelPolicy, 'matmul' | 'vec4TileK'> = { minWork: 64 * 64 * 64, minTiles: 132, transposeA: false };
+const policy: Omit<FaeKernelPolicy, 'matmul' | 'vec4TileK'> = { minWork: 64 * 64 * 64, minTiles: 132, transposeA: false, skinnyRows: SKINNY_MAX_ROWS, skinnyMinWeights: 1 << 16 };
 
 /** When the tiled kernel is chosen over tfjs's, and which one (tests set every case on to exercise it). */
 export function configureFaeWebGPUKernels(p: Partial<FaeKernelPolicy>): FaeKernelPolicy {
@@ -65,21 +70,32 @@ function runTiled(args: Parameters<KernelFunc>[0], fused: boolean): tf.TensorInf
   // Only plain batching (equal batches, or one side 1) and a bias over the last axis.
   if (batchA !== batchB && batchA !== 1 && batchB !== 1) return fallback();
   if (bias && (bias.shape.length !== 1 || bias.shape[0] !== N)) return fallback();
+  const reshape = tf.getKernel('Reshape', 'webgpu')!.kernelFunc as unknown as KernelFunc;
+  const outerA = a.shape.slice(0, -2);
+  const outerB = b.shape.slice(0, -2);
+  const outer = outerA.length >= outerB.length ? (batchA >= batchB ? outerA : outerB) : outerB;
+  // Few rows against one weight matrix (e.g. a token per sequence): the skinny kernel, rows of every batch together
+  const rows = batchA * M;
+  if (!transposeA && batchB === 1 && rows <= Math.min(policy.skinnyRows, SKINNY_MAX_ROWS) && N * K >= policy.skinnyMinWeights) {
+    const program = skinnyMatMulProgram({ transposeB, M: rows, N, K, hasBias: !!bias, activation });
+    const a3 = { dataId: a.dataId, shape: [1, rows, K], dtype: a.dtype };
+    const b3 = { dataId: b.dataId, shape: [1, transposeB ? N : K, transposeB ? K : N], dtype: b.dtype };
+    const out = backend.runWebGPUProgram(program, bias ? [a3, b3, bias] : [a3, b3], 'float32') as tf.TensorInfo; // [1, rows, N]
+    const res = reshape({ inputs: { x: out }, backend, attrs: { shape: [...outer, M, N] } }) as tf.TensorInfo;
+    backend.disposeData(out.dataId);
+    return res;
+  }
   if (M * N * K < policy.minWork) return fallback();
   // Measured on an H100 (BENCHMARKS.md): tfjs's split-K kernel wins when the output has few 128x128
   // tiles (dW = x^T dy with huge K), and on A-transposed products; ours wins elsewhere (up to 1.6x).
   const tiles = Math.ceil(M / 128) * Math.ceil(N / 128) * Math.max(batchOf(a.shape), batchOf(b.shape));
   if ((transposeA && !policy.transposeA) || tiles < policy.minTiles) return fallback();
-  const outerA = a.shape.slice(0, -2);
-  const outerB = b.shape.slice(0, -2);
-  const outer = outerA.length >= outerB.length ? (batchA >= batchB ? outerA : outerB) : outerB;
   const program = matMulProgram({ transposeA, transposeB, batchA, batchB, M, N, K, hasBias: !!bias, activation }, workgroupBytesOf(backend));
   const a3 = { dataId: a.dataId, shape: [batchA, transposeA ? K : M, transposeA ? M : K], dtype: a.dtype };
   const b3 = { dataId: b.dataId, shape: [batchB, transposeB ? N : K, transposeB ? K : N], dtype: b.dtype };
   const ins = bias ? [a3, b3, bias] : [a3, b3];
   const out = backend.runWebGPUProgram(program, ins, 'float32') as tf.TensorInfo;
   const outShape = [...outer, M, N];
-  const reshape = tf.getKernel('Reshape', 'webgpu')!.kernelFunc as unknown as KernelFunc;
   const res = reshape({ inputs: { x: out }, backend, attrs: { shape: outShape } }) as tf.TensorInfo;
   backend.disposeData(out.dataId);
   return res;
