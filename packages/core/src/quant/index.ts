@@ -4,4 +4,4 @@ export { QuantizedWeight, int8MatMul, quantizeRows, readQuantizedRows, resolveIn
 export { quantizeLinears, type QuantizeLinearsOptions, type QuantizedLinears } from './quantize-linears.js';
 export { int8SubgroupMatrixProbe, prepareInt8SubgroupMatrix, type Int8Kernel, type SubgroupMatrixProbe } from '../webgpu/int8-kernels.js';
 export { SUBGROUP_MATRIX_VARIANTS, subgroupMatrixGemmShader, scalarGemmUserCode, type SubgroupMatrixVariant, type Int8GemmSpec } from '../webgpu/int8-gemm-wgsl.js';
-export { SUBGROUP_MATRIX_FEATURE, subgroupMatrixConfigs, subgroupMatrixUnavailableReason } from '../webgpu/int8-device.js';
+export { SUBGROUP_MATRIX_FEATURE, UNSAFE_APIS_TOGGLE, subgroupMatrixConfigs, subgroupMatrixUnavailableReason } from '../webgpu/int8-device.js';

@@ -150,8 +150,9 @@ struct Uniforms { M : i32, N : i32, KW : i32, };
 ${spec.hasBias ? '@group(0) @binding(3) var<storage, read> Bias : array<f32>;' : ''}
 @group(0) @binding(${spec.hasBias ? 4 : 3}) var<uniform> uniforms : Uniforms;
 
-var<workgroup> tileA : array<i32, ${SG_TILE * SG_STRIDE}>;
-var<workgroup> tileB : array<i32, ${SG_TILE * SG_STRIDE}>;
+// One spare row: a bounds check of offset + stride * rows (the last 16-row block at kk = 8) stays inside.
+var<workgroup> tileA : array<i32, ${(SG_TILE + 1) * SG_STRIDE}>;
+var<workgroup> tileB : array<i32, ${(SG_TILE + 1) * SG_STRIDE}>;
 var<workgroup> scratch : array<i32, ${(SG_THREADS / SG_SUBGROUP) * 256}>;
 ${actFn(spec)}
 
