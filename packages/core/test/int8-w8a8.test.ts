@@ -159,5 +159,6 @@ describe('initBackend unsafeApis: the webgpu factory asks for the int8 features 
     expect(subgroupMatrixUnavailableReason(backend)).toBeNull();
     const noConfig = { device: backend.device, faeAdapterInfo: { subgroupMatrixConfigs: [{ componentType: 'u8', resultComponentType: 'u32', M: 16, N: 16, K: 32 }] } };
     expect(subgroupMatrixUnavailableReason(noConfig)).toMatch(/no i8 -> i32 M16 N16 K32 .*u8->u32 16x16x32/);
+    expect(subgroupMatrixUnavailableReason({ device: { features: new Set(['subgroups']) }, faeAdapterInfo: {} })).toMatch(/this adapter does not offer it/);
   });
 });

@@ -20,10 +20,11 @@ import { resolve } from 'node:path';
 const root = process.cwd();
 const version = (p) => JSON.parse(readFileSync(resolve(root, 'node_modules', p, 'package.json'), 'utf8')).version;
 const versions = Object.fromEntries(['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'webgpu'].map((p) => [p, version(p)]));
-await build({
-  entryPoints: ['tools/bench/src/gpu-bench.ts'],
+// gpu-bench.mjs; int8-bench.mjs (issue #19: node .device/int8-bench.mjs --out \$OUT), same options
+for (const name of ['gpu-bench', 'int8-bench']) await build({
+  entryPoints: ['tools/bench/src/' + name + '.ts'],
   bundle: true, platform: 'node', format: 'esm', target: 'node22',
-  outfile: '.device/gpu-bench.mjs',
+  outfile: '.device/' + name + '.mjs',
   external: ['webgpu', 'onnxruntime-node'],
   alias: Object.fromEntries(['core','encoders','adapter','decoders','diffusion','flow','eval'].map((p) => ['@fae/' + p, resolve(root, 'packages', p, 'src', 'index.ts')])),
   define: { 'process.env.FAE_BENCH_VERSIONS': JSON.stringify(JSON.stringify(versions)) },

@@ -36,7 +36,9 @@ export function subgroupMatrixUnavailableReason(backend: Backend): string | null
   const device = backend?.device;
   if (!device?.features) return 'not a WebGPU backend';
   if (!device.features.has(SUBGROUP_MATRIX_FEATURE)) {
-    return `the device lacks '${SUBGROUP_MATRIX_FEATURE}' (start with initBackend('webgpu', { unsafeApis: true }); the adapter must offer it)`;
+    return backend.faeAdapterInfo
+      ? `the device lacks '${SUBGROUP_MATRIX_FEATURE}': this adapter does not offer it, also with unsafe APIs allowed`
+      : `the device lacks '${SUBGROUP_MATRIX_FEATURE}' (start with initBackend('webgpu', { unsafeApis: true }); the adapter must offer it)`;
   }
   if (!device.features.has('subgroups')) return "the device lacks 'subgroups'";
   const c = INT8_MATRIX_CONFIG;
