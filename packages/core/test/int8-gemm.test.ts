@@ -67,6 +67,12 @@ describe('int8 subgroup-matrix GEMM: generated WGSL (its exactness is checked on
     // workgroup memory: two tiles of 128 (+1 spare) rows of 20 words and 8 x 256 words of scratch: 28.2 KiB (< 32 KiB)
     const words = [...code.matchAll(/var<workgroup> \w+ : array<i32, (\d+)>/g)].reduce((s, m) => s + Number(m[1]), 0);
     expect(words * 4).toBe(28832);
+    // K 128 deep per step (kWords 32): rows of 36 words, 44.3 KiB (fits 48 KiB devices such as the H100)
+    const deep = subgroupMatrixGemmShader(spec, SUBGROUP_MATRIX_VARIANTS[0], 32);
+    const deepWords = [...deep.matchAll(/var<workgroup> \w+ : array<i32, (\d+)>/g)].reduce((s, m) => s + Number(m[1]), 0);
+    expect(deepWords * 4).toBe(45344);
+    expect(deep).toContain('for (var kk = 0u; kk < 32u; kk += 8u)');
+    expect(deep).toContain('(u32(sgM * 32 + 16) * 36u + kk) * 1u, 36u)');
   });
 
   it('spells loads and stores per variant: template majorness vs bool argument, word vs byte units', () => {
@@ -184,9 +190,13 @@ describeBackends('int8 on WebGPU: scalar GEMM and per-row quantisation', () => {
       fn stubLoad_tileB(off : u32, stride : u32) -> Frag { return Frag(tileB[off + stride]); }
       fn stubMma(a : Frag, b : Frag, c : Frag) -> Frag { return Frag(a.v * b.v + c.v); }
       fn stubStore(off : u32, v : Frag, stride : u32) { scratch[off + stride] = v.v; }`;
+    const cases = [
+      { epilogue: 'int32' as const, hasBias: false, activation: 'linear' as const, kWords: 16 as const },
+      { epilogue: 'dequant' as const, hasBias: true, activation: 'silu' as const, kWords: 32 as const },
+    ];
     for (const variant of SUBGROUP_MATRIX_VARIANTS.slice(0, 2)) {
-      for (const spec of [{ epilogue: 'int32' as const, hasBias: false, activation: 'linear' as const }, { epilogue: 'dequant' as const, hasBias: true, activation: 'silu' as const }]) {
-        let code = subgroupMatrixGemmShader(spec, variant).split('\n').slice(3).join('\n');
+      for (const { kWords, ...spec } of cases) {
+        let code = subgroupMatrixGemmShader(spec, variant, kWords).split('\n').slice(3).join('\n');
         code = code
           .replace(/subgroup_matrix_result<i32, 16, 16>\(\)/g, 'Frag(0)')
           .replace(/subgroupMatrixLoad<[^(]*>\(&(\w+), ([^,]+), (?:(?:true|false), )?(\d+u)\)/g, 'stubLoad_$1($2, $3)')

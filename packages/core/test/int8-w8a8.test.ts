@@ -60,7 +60,7 @@ describeBackends('W8A8 linear on WebGPU (scalar int8 kernel)', () => {
   });
 
   it('the subgroup-matrix kernel falls back with a reason where the device lacks the feature', async () => {
-    const backend = tf.backend() as { device: { features: Set<string> } };
+    const backend = tf.backend() as unknown as { device: { features: Set<string> } };
     if (backend.device.features.has(SUBGROUP_MATRIX_FEATURE)) return; // a GPU with tensor cores: int8-bench checks it
     expect(subgroupMatrixUnavailableReason(backend)).toMatch(/lacks 'chromium-experimental-subgroup-matrix'.*unsafeApis/);
     const probe = await prepareInt8SubgroupMatrix();

@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  UNSAFE_APIS_TOGGLE, initBackend, installNodeWebGPU, int8MatMul, int8MatMulReference, packInt8Rows, prepareInt8SubgroupMatrix, quantizeLinears,
+  UNSAFE_APIS_TOGGLE, configureInt8Kernels, initBackend, precompileInt8SubgroupMatrix, installNodeWebGPU, int8MatMul, int8MatMulReference, packInt8Rows, prepareInt8SubgroupMatrix, quantizeLinears,
   quantizeRows, registerFaeWebGPUKernels, subgroupMatrixConfigs, w8a8Linear, QuantizedWeight, Linear, type Int8Kernel, type Module, type QuantizedLinears,
 } from '@fae/core';
 import { restartWithSoftwareVulkan, scriptArg } from './script.js';
@@ -78,7 +78,7 @@ await installNodeWebGPU({ dawnOptions: [UNSAFE_APIS_TOGGLE] });
 await import('../../../packages/core/src/backends/webgpu.js');
 const info = await initBackend('webgpu', { unsafeApis: true, webgpuKernels: 'tfjs' });
 if (fp32Kernels === 'fae' && !registerFaeWebGPUKernels()) throw new Error('could not register FAE WebGPU kernels');
-const backend = tf.backend() as { device: { features: Set<string> } };
+const backend = tf.backend() as unknown as { device: { features: Set<string> } };
 const probe = await prepareInt8SubgroupMatrix();
 const kernel: Int8Kernel = probe.variant ? 'subgroup-matrix' : 'scalar';
 report.backend = { adapter: info.adapter, features: info.features, fp32Kernels, subgroupMatrixConfigs: subgroupMatrixConfigs(backend) };
@@ -123,7 +123,8 @@ if (!skip.has('exact')) {
     const shapes: Array<[number, number, number]> = quick
       ? [[1, 1, 1], [16, 16, 32], [150, 133, 301], [129, 257, 67]]
       : [[1, 1, 1], [16, 16, 32], [128, 128, 64], [150, 133, 301], [257, 1000, 777], [1024, 1152, 1152], [333, 4608, 1152], [2048, 768, 3072]];
-    const kernels: Int8Kernel[] = probe.variant ? ['subgroup-matrix', 'scalar'] : ['scalar'];
+    // the subgroup-matrix kernel at both K depths per step (kWords 16 = the default, 32), and the scalar one
+    const kernels: Array<[Int8Kernel, 16 | 32]> = probe.variant ? [['subgroup-matrix', 16], ['subgroup-matrix', 32], ['scalar', 16]] : [['scalar', 16]];
     const rows: Array<Record<string, string | number>> = [];
     const results: unknown[] = [];
     for (const [m, n, k] of shapes) {
@@ -132,20 +133,25 @@ if (!skip.has('exact')) {
       const want = int8MatMulReference(av, bv, m, n, k);
       const a = tf.tensor1d(packInt8Rows(av, m, k), 'int32');
       const b = tf.tensor1d(packInt8Rows(bv, n, k), 'int32');
-      for (const kern of kernels) {
+      for (const [kern, kWords] of kernels) {
+        const label = kern === 'subgroup-matrix' ? `${kern} (kWords ${kWords})` : kern;
         try {
+          if (kern === 'subgroup-matrix') await precompileInt8SubgroupMatrix([{ epilogue: 'int32', hasBias: false, activation: 'linear' }], kWords);
+          configureInt8Kernels({ subgroupMatrixKWords: kWords });
           const c = int8MatMul(a, b, m, n, k, { kernel: kern, epilogue: 'int32' });
           const got = await c.data();
           c.dispose();
           let bad = 0;
           let first = -1;
           for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) { bad++; if (first < 0) first = i; }
-          const r = { kernel: kern, m, n, k, pass: bad === 0, mismatches: bad, ...(first >= 0 ? { firstMismatch: { index: first, got: got[first], want: want[first] } } : {}) };
+          const r = { kernel: label, m, n, k, pass: bad === 0, mismatches: bad, ...(first >= 0 ? { firstMismatch: { index: first, got: got[first], want: want[first] } } : {}) };
           results.push(r);
-          rows.push({ kernel: kern, 'M x N x K': `${m} x ${n} x ${k}`, result: bad === 0 ? 'PASS' : `FAIL (${bad} of ${want.length})` });
+          rows.push({ kernel: label, 'M x N x K': `${m} x ${n} x ${k}`, result: bad === 0 ? 'PASS' : `FAIL (${bad} of ${want.length})` });
         } catch (e) {
-          results.push({ kernel: kern, m, n, k, pass: false, error: (e as Error).message });
-          rows.push({ kernel: kern, 'M x N x K': `${m} x ${n} x ${k}`, result: `ERROR ${(e as Error).message.slice(0, 80)}` });
+          results.push({ kernel: label, m, n, k, pass: false, error: (e as Error).message });
+          rows.push({ kernel: label, 'M x N x K': `${m} x ${n} x ${k}`, result: `ERROR ${(e as Error).message.slice(0, 80)}` });
+        } finally {
+          configureInt8Kernels({ subgroupMatrixKWords: 16 });
         }
       }
       tf.dispose([a, b]);
@@ -171,6 +177,7 @@ if (!skip.has('gemm')) {
         ['LightningDiT-XL fc2', 32768, 4608, 1152],
       ];
     const iters = quick ? 3 : 10;
+    if (kernel === 'subgroup-matrix') await precompileInt8SubgroupMatrix([{ epilogue: 'int32', hasBias: false, activation: 'linear' }, { epilogue: 'dequant', hasBias: true, activation: 'linear' }]);
     const rows: Array<Record<string, string | number>> = [];
     const results: unknown[] = [];
     for (const [name, m, k, n] of shapes) {
@@ -192,6 +199,18 @@ if (!skip.has('gemm')) {
       await timeOne('fp32 matmul', () => tf.matMul(x, w));
       await timeOne('fp32 linear (matmul + bias)', () => tf.add(tf.matMul(x, w), bias));
       await timeOne(`int8 GEMM (${kernel}, int32 out)`, () => int8MatMul(qx, qw.packed, m, n, k, { kernel, epilogue: 'int32' }));
+      if (kernel === 'subgroup-matrix') {
+        const label = 'int8 GEMM (subgroup-matrix, kWords 32, int32 out)';
+        try {
+          await precompileInt8SubgroupMatrix([{ epilogue: 'int32', hasBias: false, activation: 'linear' }], 32);
+          configureInt8Kernels({ subgroupMatrixKWords: 32 });
+          await timeOne(label, () => int8MatMul(qx, qw.packed, m, n, k, { kernel, epilogue: 'int32' }));
+        } catch (e) {
+          entry[label] = { error: (e as Error).message };
+        } finally {
+          configureInt8Kernels({ subgroupMatrixKWords: 16 });
+        }
+      }
       await timeOne(`int8 GEMM (${kernel}, dequant + bias)`, () => int8MatMul(qx, qw.packed, m, n, k, { kernel, bias }));
       await timeOne(`W8A8 linear (${kernel}, quantise x + GEMM)`, () => w8a8Linear(x, qw, bias, { kernel }));
       try {
@@ -212,6 +231,7 @@ if (!skip.has('gemm')) {
         shape: `${name}: [${m}, ${k}] x [${k}, ${n}]`,
         'fp32 matmul': fmt('fp32 matmul'),
         'int8 GEMM int32': fmt(`int8 GEMM (${kernel}, int32 out)`),
+        ...(kernel === 'subgroup-matrix' ? { 'int8 GEMM int32, K 128/step': fmt('int8 GEMM (subgroup-matrix, kWords 32, int32 out)') } : {}),
         'int8 GEMM dequant': fmt(`int8 GEMM (${kernel}, dequant + bias)`),
         'W8A8 linear': fmt(`W8A8 linear (${kernel}, quantise x + GEMM)`),
         'rel L2 vs fp32': typeof entry.relL2VsFp32 === 'number' ? entry.relL2VsFp32.toExponential(2) : String(entry.relL2VsFp32),

@@ -5,7 +5,7 @@
 // Inference only: the int8 kernels have no gradient.
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
-import { INT8_MATMUL_KERNEL, INT8_QUANTIZE_KERNEL, ensureInt8Kernels, prepareInt8SubgroupMatrix, type Int8Kernel, type Int8MatMulAttrs } from '../webgpu/int8-kernels.js';
+import { INT8_MATMUL_KERNEL, INT8_QUANTIZE_KERNEL, ensureInt8Kernels, precompileInt8SubgroupMatrix, prepareInt8SubgroupMatrix, type Int8Kernel, type Int8MatMulAttrs } from '../webgpu/int8-kernels.js';
 import type { FusedActivation } from '../webgpu/matmul-tiled.js';
 import { packedWords, unpackInt8Rows } from './int8-reference.js';
 
@@ -119,7 +119,17 @@ export async function resolveInt8Kernel(requested: W8A8Kernel): Promise<{ kernel
   ensureInt8Kernels();
   if (requested === 'scalar') return { kernel: 'scalar', reason: null };
   const probe = await prepareInt8SubgroupMatrix();
-  if (probe.variant) return { kernel: 'subgroup-matrix', reason: null };
+  if (probe.variant) {
+    // the W8A8 linear's GEMMs (dequant, with and without bias), compiled with their errors caught here
+    try {
+      await precompileInt8SubgroupMatrix([true, false].map((hasBias) => ({ epilogue: 'dequant', hasBias, activation: 'linear' })));
+      return { kernel: 'subgroup-matrix', reason: null };
+    } catch (e) {
+      const reason = `the subgroup-matrix W8A8 GEMM does not compile: ${(e as Error).message}`;
+      if (requested === 'auto') return { kernel: null, reason };
+      throw new ConfigError("int8 kernel 'subgroup-matrix'", reason);
+    }
+  }
   if (requested === 'auto') return { kernel: null, reason: probe.reason };
   throw new ConfigError("int8 kernel 'subgroup-matrix'", probe.reason ?? 'unavailable');
 }

@@ -118,15 +118,20 @@ export function scalarGemmUserCode(spec: Int8GemmSpec): string {
 export const SG_TILE = 128;
 export const SG_THREADS = 256; // 8 subgroups of 32
 const SG_SUBGROUP = 32;
-const SG_WORDS = 16; // K staged 64 deep
-const SG_STRIDE = SG_WORDS + 4; // padded row of a staged tile, in words (80 bytes)
+/** K depth staged per step, in words: 16 (64 values, 28 KiB of workgroup memory) or 32 (128 values, 44 KiB). */
+export type SubgroupMatrixKWords = 16 | 32;
 const SG_M = 4; // subgroups along M (32 rows each)
 const SG_N = 2; // subgroups along N (64 columns each)
 const FRAG_M = 2; // 16-row left matrices per subgroup
 const FRAG_N = 4; // 16-column right matrices per subgroup
 
-/** The subgroup-matrix GEMM as a complete WGSL module (bindings: 0 result, 1 A, 2 B, [3 Bias], then uniforms M, N, KW). */
-export function subgroupMatrixGemmShader(spec: Int8GemmSpec, v: SubgroupMatrixVariant): string {
+/**
+ * The subgroup-matrix GEMM as a complete WGSL module (bindings: 0 result, 1 A, 2 B, [3 Bias], then
+ * uniforms M, N, KW); `kWords`: K staged per step (words of 4 values).
+ */
+export function subgroupMatrixGemmShader(spec: Int8GemmSpec, v: SubgroupMatrixVariant, kWords: SubgroupMatrixKWords = 16): string {
+  const SG_WORDS = kWords;
+  const SG_STRIDE = kWords + 4; // padded row of a staged tile, in words (a multiple of 16 bytes)
   const u = v.unit === 'bytes' ? 4 : 1; // multiplier of word offsets/strides
   const left = 'subgroup_matrix_left<i8, 32, 16>';
   const right = 'subgroup_matrix_right<i8, 16, 32>';

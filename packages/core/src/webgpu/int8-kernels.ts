@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { int8MatMulReference, packInt8Rows } from '../quant/int8-reference.js';
 import type { KernelArgs } from './attention-kernels.js';
 import { dispatchRaw, compileRawPipeline } from './int8-dispatch.js';
-import { SUBGROUP_MATRIX_VARIANTS, SCALAR_TILE, scalarGemmUserCode, subgroupMatrixDispatch, subgroupMatrixGemmShader, type Int8GemmSpec, type SubgroupMatrixVariant } from './int8-gemm-wgsl.js';
+import { SUBGROUP_MATRIX_VARIANTS, SCALAR_TILE, scalarGemmUserCode, subgroupMatrixDispatch, subgroupMatrixGemmShader, type Int8GemmSpec, type SubgroupMatrixKWords, type SubgroupMatrixVariant } from './int8-gemm-wgsl.js';
 import { subgroupMatrixUnavailableReason } from './int8-device.js';
 import { int8QuantizeRowsProgram } from './int8-quantize-program.js';
 import type { FusedActivation } from './matmul-tiled.js';
@@ -18,6 +18,14 @@ export const INT8_QUANTIZE_KERNEL = 'FaeInt8QuantizeRows';
 export const INT8_MATMUL_KERNEL = 'FaeInt8MatMul';
 
 export type Int8Kernel = 'scalar' | 'subgroup-matrix';
+
+const options: { subgroupMatrixKWords: SubgroupMatrixKWords } = { subgroupMatrixKWords: 16 };
+
+/** Tuning of the int8 kernels (benchmarks compare): K words staged per step by the subgroup-matrix GEMM (16 default, or 32). */
+export function configureInt8Kernels(o: Partial<typeof options>): typeof options {
+  Object.assign(options, o);
+  return { ...options };
+}
 
 export interface Int8MatMulAttrs {
   m: number;
@@ -50,9 +58,10 @@ function int8MatMulKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo
   if (a.kernel === 'subgroup-matrix') {
     const variant = a.variant ?? probed.get(backend.device)?.variant;
     if (!variant) throw new Error('int8 subgroup-matrix GEMM: not prepared on this device (await prepareInt8SubgroupMatrix() first)');
+    const kWords = options.subgroupMatrixKWords;
     return dispatchRaw(backend, {
-      key: shaderKey(spec, variant),
-      code: subgroupMatrixGemmShader(spec, variant),
+      key: shaderKey(spec, variant, kWords),
+      code: subgroupMatrixGemmShader(spec, variant, kWords),
       inputs: ins,
       outputShape: [m, n],
       outputDtype: outDtype,
@@ -73,8 +82,8 @@ function int8MatMulKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo
   return backend.runWebGPUProgram(program, ins, outDtype, [{ type: 'int32', data: [m] }, { type: 'int32', data: [n] }, { type: 'int32', data: [kw] }]) as tf.TensorInfo;
 }
 
-function shaderKey(spec: Int8GemmSpec, v: SubgroupMatrixVariant): string {
-  return `faeInt8SgGemm_${v.syntax}_${v.unit}_${spec.epilogue}_${spec.hasBias}_${spec.activation}`;
+function shaderKey(spec: Int8GemmSpec, v: SubgroupMatrixVariant, kWords: SubgroupMatrixKWords): string {
+  return `faeInt8SgGemm_${v.syntax}_${v.unit}_${kWords}_${spec.epilogue}_${spec.hasBias}_${spec.activation}`;
 }
 
 /** Registers the int8 kernels for 'webgpu' if they are not (idempotent; false without the webgpu backend). */
@@ -88,6 +97,18 @@ export function ensureInt8Kernels(): boolean {
     if (!tf.getKernel(kernelName, 'webgpu')) tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc: fn as unknown as tf.KernelFunc });
   }
   return true;
+}
+
+/**
+ * Compiles the subgroup-matrix GEMM pipelines for `specs` at `kWords` (default: the configured depth)
+ * ahead of use, with errors reported here rather than as a device error at dispatch time (an invalid
+ * pipeline would invalidate the whole queued command buffer). Needs a successful probe.
+ */
+export async function precompileInt8SubgroupMatrix(specs: Int8GemmSpec[], kWords: SubgroupMatrixKWords = options.subgroupMatrixKWords): Promise<void> {
+  const backend = tf.backend() as any;
+  const variant = probed.get(backend.device)?.variant;
+  if (!variant) throw new Error('int8 subgroup-matrix GEMM: not prepared on this device (await prepareInt8SubgroupMatrix() first)');
+  for (const spec of specs) await compileRawPipeline(backend, shaderKey(spec, variant, kWords), subgroupMatrixGemmShader(spec, variant, kWords));
 }
 
 // ---------------------------------------------------------------- probe
@@ -161,7 +182,7 @@ export async function prepareInt8SubgroupMatrix(): Promise<SubgroupMatrixProbe> 
     for (const variant of SUBGROUP_MATRIX_VARIANTS) {
       let outcome: string | null;
       try {
-        await compileRawPipeline(backend, shaderKey(spec, variant), subgroupMatrixGemmShader(spec, variant));
+        await compileRawPipeline(backend, shaderKey(spec, variant, options.subgroupMatrixKWords), subgroupMatrixGemmShader(spec, variant, options.subgroupMatrixKWords));
         outcome = (await exactOn(variant, 150, 133, 301)) ?? (await exactOn(variant, 16, 16, 32));
       } catch (e) {
         outcome = (e as Error).message.slice(0, 400);
