@@ -4,7 +4,8 @@
 //       scalar dot4I8Packed kernel always);
 //   (b) int8 GEMM TOPS vs the fp32 FAE matmul on 4096^3 and the models' projection shapes (GEMM with
 //       int32 output, GEMM with the dequantising epilogue, and the whole W8A8 linear incl. the
-//       per-token activation quantisation);
+//       per-token activation quantisation); first (b0) the subgroup-matrix kernel's tunings (K depth
+//       per step, register prefetch) that ran exactly in (a) are timed and the fastest is kept;
 //   (c) DINOv2-B encode (batch 32), FAE decode (batch 8), a LightningDiT-XL Euler+CFG step (batch 64)
 //       at W8A8 (quantizeLinears) vs fp32, models from model-workloads.ts;
 //   (d) the relative L2 error of each model's output at W8A8 vs fp32.
@@ -74,19 +75,25 @@ function table(title: string, rows: Array<Record<string, string | number>>): voi
 // Dawn's experimental features need the toggle when navigator.gpu is created; the backend package is
 // imported after that (it registers itself only where navigator.gpu exists) through core's
 // backends/webgpu entry, which hands initBackend the module (also inside the esbuild bundle).
-await installNodeWebGPU({ dawnOptions: [UNSAFE_APIS_TOGGLE] });
-await import('../../../packages/core/src/backends/webgpu.js');
-const info = await initBackend('webgpu', { unsafeApis: true, webgpuKernels: 'tfjs' });
-if (fp32Kernels === 'fae' && !registerFaeWebGPUKernels()) throw new Error('could not register FAE WebGPU kernels');
+let info: Awaited<ReturnType<typeof initBackend>>;
+try {
+  await installNodeWebGPU({ dawnOptions: [UNSAFE_APIS_TOGGLE] });
+  await import('../../../packages/core/src/backends/webgpu.js');
+  info = await initBackend('webgpu', { unsafeApis: true, webgpuKernels: 'tfjs' });
+  if (fp32Kernels === 'fae' && !registerFaeWebGPUKernels()) throw new Error('could not register FAE WebGPU kernels');
+} catch (e) {
+  report.errors.push({ part: 'backend', error: (e as Error).message });
+  save();
+  console.error(`[int8-bench] the webgpu backend did not start: ${(e as Error).message}`);
+  process.exit(1);
+}
 const backend = tf.backend() as unknown as { device: { features: Set<string> } };
 const probe = await prepareInt8SubgroupMatrix();
-const kernel: Int8Kernel = probe.variant ? 'subgroup-matrix' : 'scalar';
 report.backend = { adapter: info.adapter, features: info.features, fp32Kernels, subgroupMatrixConfigs: subgroupMatrixConfigs(backend) };
 report.subgroupMatrix = probe;
-report.int8Kernel = kernel;
 console.log(`[int8-bench] ${info.adapter}; fp32 matmul: ${fp32Kernels} kernels`);
 console.log(probe.variant
-  ? `[int8-bench] subgroup matrices: ${probe.variant.syntax} spelling, ${probe.variant.unit} units -> int8 kernel 'subgroup-matrix'`
+  ? `[int8-bench] subgroup matrices: ${probe.variant.syntax} spelling, ${probe.variant.unit} units -> the int8 kernel 'subgroup-matrix'`
   : `[int8-bench] NO subgroup matrices (${probe.reason}) -> the scalar int8 kernel (dot4I8Packed) runs everything below`);
 save();
 
@@ -117,102 +124,159 @@ async function relL2(a: tf.Tensor, b: tf.Tensor): Promise<number> {
 
 const settle = readOneElement;
 
+// ---------------------------------------------------------------- subgroup-matrix tunings
+// K words staged per step x register prefetch (configureInt8Kernels). (a) checks each; (b) times the
+// exact ones on every shape and keeps the fastest for the rest of the run.
+interface Tuning { subgroupMatrixKWords: 16 | 32; subgroupMatrixPrefetch: boolean }
+const tuningName = (t: Tuning) => `K ${4 * t.subgroupMatrixKWords}/step${t.subgroupMatrixPrefetch ? ' + prefetch' : ''}`;
+const TUNINGS: Tuning[] = [16, 32].flatMap((k) => [false, true].map((p) => ({ subgroupMatrixKWords: k as 16 | 32, subgroupMatrixPrefetch: p })));
+const DEFAULT_TUNING = configureInt8Kernels({});
+const INT32_SPEC = { epilogue: 'int32' as const, hasBias: false, activation: 'linear' as const };
+const DEQUANT_SPECS = [true, false].map((hasBias) => ({ epilogue: 'dequant' as const, hasBias, activation: 'linear' as const }));
+/** Tunings whose pipelines compiled and (after (a)) ran exactly. */
+let usable: Tuning[] = [];
+if (probe.variant) {
+  for (const t of TUNINGS) {
+    try {
+      await precompileInt8SubgroupMatrix([INT32_SPEC, ...DEQUANT_SPECS], t.subgroupMatrixKWords, t.subgroupMatrixPrefetch);
+      usable.push(t);
+    } catch (e) {
+      report.errors.push({ part: `compile ${tuningName(t)}`, error: (e as Error).message });
+      console.error(`[int8-bench] ${tuningName(t)}: ${(e as Error).message}`);
+    }
+  }
+}
+
 // ---------------------------------------------------------------- (a) exactness
 if (!skip.has('exact')) {
   await part('exactness', async () => {
     const shapes: Array<[number, number, number]> = quick
       ? [[1, 1, 1], [16, 16, 32], [150, 133, 301], [129, 257, 67]]
       : [[1, 1, 1], [16, 16, 32], [128, 128, 64], [150, 133, 301], [257, 1000, 777], [1024, 1152, 1152], [333, 4608, 1152], [2048, 768, 3072]];
-    // the subgroup-matrix kernel at both K depths per step (kWords 16 = the default, 32), and the scalar one
-    const kernels: Array<[Int8Kernel, 16 | 32]> = probe.variant ? [['subgroup-matrix', 16], ['subgroup-matrix', 32], ['scalar', 16]] : [['scalar', 16]];
+    // every usable subgroup-matrix tuning, and the scalar kernel
+    const runs: Array<{ label: string; kernel: Int8Kernel; tuning: Tuning }> = [
+      ...usable.map((t) => ({ label: `subgroup-matrix, ${tuningName(t)}`, kernel: 'subgroup-matrix' as const, tuning: t })),
+      { label: 'scalar', kernel: 'scalar', tuning: DEFAULT_TUNING },
+    ];
     const rows: Array<Record<string, string | number>> = [];
     const results: unknown[] = [];
+    const inexact = new Set<string>();
     for (const [m, n, k] of shapes) {
       const av = randomInt8(m * k, 3 * m + k);
       const bv = randomInt8(n * k, 5 * n + k + 1);
       const want = int8MatMulReference(av, bv, m, n, k);
       const a = tf.tensor1d(packInt8Rows(av, m, k), 'int32');
       const b = tf.tensor1d(packInt8Rows(bv, n, k), 'int32');
-      for (const [kern, kWords] of kernels) {
-        const label = kern === 'subgroup-matrix' ? `${kern} (kWords ${kWords})` : kern;
+      for (const run of runs) {
         try {
-          if (kern === 'subgroup-matrix') await precompileInt8SubgroupMatrix([{ epilogue: 'int32', hasBias: false, activation: 'linear' }], kWords);
-          configureInt8Kernels({ subgroupMatrixKWords: kWords });
-          const c = int8MatMul(a, b, m, n, k, { kernel: kern, epilogue: 'int32' });
+          configureInt8Kernels(run.tuning);
+          const c = int8MatMul(a, b, m, n, k, { kernel: run.kernel, epilogue: 'int32' });
           const got = await c.data();
           c.dispose();
           let bad = 0;
           let first = -1;
           for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) { bad++; if (first < 0) first = i; }
-          const r = { kernel: label, m, n, k, pass: bad === 0, mismatches: bad, ...(first >= 0 ? { firstMismatch: { index: first, got: got[first], want: want[first] } } : {}) };
-          results.push(r);
-          rows.push({ kernel: label, 'M x N x K': `${m} x ${n} x ${k}`, result: bad === 0 ? 'PASS' : `FAIL (${bad} of ${want.length})` });
+          if (bad) inexact.add(run.label);
+          results.push({ kernel: run.label, m, n, k, pass: bad === 0, mismatches: bad, ...(first >= 0 ? { firstMismatch: { index: first, got: got[first], want: want[first] } } : {}) });
+          rows.push({ kernel: run.label, 'M x N x K': `${m} x ${n} x ${k}`, result: bad === 0 ? 'PASS' : `FAIL (${bad} of ${want.length})` });
         } catch (e) {
-          results.push({ kernel: label, m, n, k, pass: false, error: (e as Error).message });
-          rows.push({ kernel: label, 'M x N x K': `${m} x ${n} x ${k}`, result: `ERROR ${(e as Error).message.slice(0, 80)}` });
+          inexact.add(run.label);
+          results.push({ kernel: run.label, m, n, k, pass: false, error: (e as Error).message });
+          rows.push({ kernel: run.label, 'M x N x K': `${m} x ${n} x ${k}`, result: `ERROR ${(e as Error).message.slice(0, 80)}` });
         } finally {
-          configureInt8Kernels({ subgroupMatrixKWords: 16 });
+          configureInt8Kernels(DEFAULT_TUNING);
         }
       }
       tf.dispose([a, b]);
     }
+    usable = usable.filter((t) => !inexact.has(`subgroup-matrix, ${tuningName(t)}`));
     report.exactness = results;
     table('(a) int8 GEMM vs the integer reference (exact)', rows);
   });
 }
+if (probe.variant && !usable.length) console.error('[int8-bench] no subgroup-matrix tuning compiled and ran exactly: the int8 timings below use the scalar kernel');
+const kernel: Int8Kernel = probe.variant && usable.length ? 'subgroup-matrix' : 'scalar';
+report.int8Kernel = kernel;
 
 // ---------------------------------------------------------------- (b) GEMM throughput
-if (!skip.has('gemm')) {
-  await part('gemm', async () => {
-    // [name, M (tokens), K (in), N (out)]
-    const shapes: Array<[string, number, number, number]> = quick
-      ? [['256^3', 256, 256, 256], ['ragged 300 x 136 -> 200', 300, 136, 200]]
-      : [
-        ['4096^3', 4096, 4096, 4096],
-        ['DINOv2-B fc1, batch 32 (8224 tokens)', 8224, 768, 3072],
-        ['DINOv2-B fc2', 8224, 3072, 768],
-        ['FAE pixel decoder (ViT-L) fc1, batch 8', 2048, 1024, 4096],
-        ['LightningDiT-XL qkv, batch 64 + CFG (32768 tokens)', 32768, 1152, 3456],
-        ['LightningDiT-XL fc1', 32768, 1152, 4608],
-        ['LightningDiT-XL fc2', 32768, 4608, 1152],
-      ];
-    const iters = quick ? 3 : 10;
-    if (kernel === 'subgroup-matrix') await precompileInt8SubgroupMatrix([{ epilogue: 'int32', hasBias: false, activation: 'linear' }, { epilogue: 'dequant', hasBias: true, activation: 'linear' }]);
+// [name, M (tokens), K (in), N (out)]
+const GEMM_SHAPES: Array<[string, number, number, number]> = quick
+  ? [['256^3', 256, 256, 256], ['ragged 300 x 136 -> 200', 300, 136, 200]]
+  : [
+    ['4096^3', 4096, 4096, 4096],
+    ['DINOv2-B fc1, batch 32 (8224 tokens)', 8224, 768, 3072],
+    ['DINOv2-B fc2', 8224, 3072, 768],
+    ['FAE pixel decoder (ViT-L) fc1, batch 8', 2048, 1024, 4096],
+    ['LightningDiT-XL qkv, batch 64 + CFG (32768 tokens)', 32768, 1152, 3456],
+    ['LightningDiT-XL fc1', 32768, 1152, 4608],
+    ['LightningDiT-XL fc2', 32768, 4608, 1152],
+  ];
+const gemmIters = quick ? 3 : 10;
+const tops = (m: number, n: number, k: number, ms: number) => (2 * m * n * k) / ms / 1e9;
+
+if (!skip.has('gemm') && kernel === 'subgroup-matrix' && usable.length > 1) {
+  await part('tuning', async () => {
+    // int32-output GEMM of every exact tuning on every shape; the fastest in total is kept
+    const total = new Map<string, number>();
     const rows: Array<Record<string, string | number>> = [];
     const results: unknown[] = [];
-    for (const [name, m, k, n] of shapes) {
-      const ops = 2 * m * n * k;
+    for (const [name, m, k, n] of GEMM_SHAPES) {
+      const qx = quantizeRows(tf.randomNormal([m, k], 0, 1, 'float32', 1));
+      const qw = QuantizedWeight.fromWeight(tf.randomNormal([k, n], 0, 0.05, 'float32', 2));
+      const row: Record<string, string | number> = { shape: name };
+      for (const t of usable) {
+        try {
+          configureInt8Kernels(t);
+          const r = await timeIt(name, () => int8MatMul(qx, qw.packed, m, n, k, { kernel, epilogue: 'int32' }), { warmup: 2, iters: gemmIters, settle });
+          total.set(tuningName(t), (total.get(tuningName(t)) ?? 0) + r.ms);
+          results.push({ shape: name, m, k, n, tuning: t, ms: r.ms, tops: tops(m, n, k, r.ms) });
+          row[tuningName(t)] = `${r.ms.toFixed(3)} ms (${tops(m, n, k, r.ms).toPrecision(3)} TOPS)`;
+        } catch (e) {
+          total.set(tuningName(t), Infinity); // never chosen
+          results.push({ shape: name, m, k, n, tuning: t, error: (e as Error).message });
+          row[tuningName(t)] = 'error';
+        }
+      }
+      configureInt8Kernels(DEFAULT_TUNING);
+      tf.dispose(qx);
+      qw.dispose();
+      rows.push(row);
+    }
+    const best = usable.reduce((a, b) => (total.get(tuningName(a))! <= total.get(tuningName(b))! ? a : b));
+    if (!Number.isFinite(total.get(tuningName(best))!)) throw new Error('every tuning failed on some shape');
+    configureInt8Kernels(best);
+    report.tuning = { results, totalsMs: Object.fromEntries(total), chosen: best, chosenName: tuningName(best) };
+    table(`(b0) subgroup-matrix GEMM tunings, int32 output; kept: ${tuningName(best)}`, rows);
+  });
+  if (!report.tuning) configureInt8Kernels(usable[0]); // the tuning part failed: the first exact one
+} else if (kernel === 'subgroup-matrix') configureInt8Kernels(usable[0]);
+report.int8Tuning = kernel === 'subgroup-matrix' ? configureInt8Kernels({}) : null;
+
+if (!skip.has('gemm')) {
+  await part('gemm', async () => {
+    const tuned = kernel === 'subgroup-matrix' ? `subgroup-matrix, ${tuningName(configureInt8Kernels({}) as Tuning)}` : 'scalar';
+    const rows: Array<Record<string, string | number>> = [];
+    const results: unknown[] = [];
+    for (const [name, m, k, n] of GEMM_SHAPES) {
       const x = tf.randomNormal([m, k], 0, 1, 'float32', 1);
       const w = tf.randomNormal([k, n], 0, 0.05, 'float32', 2);
       const bias = tf.randomNormal([n], 0, 0.1, 'float32', 3);
       const qw = QuantizedWeight.fromWeight(w);
       const qx = quantizeRows(x);
-      const entry: Record<string, unknown> = { name, m, k, n };
+      const entry: Record<string, unknown> = { name, m, k, n, int8: tuned };
       const timeOne = async (label: string, fn: () => tf.Tensor) => {
         try {
-          const t = await timeIt(label, fn, { warmup: 2, iters, settle });
-          entry[label] = { ms: t.ms, tops: ops / t.ms / 1e9 };
+          const t = await timeIt(label, fn, { warmup: 2, iters: gemmIters, settle });
+          entry[label] = { ms: t.ms, tops: tops(m, n, k, t.ms) };
         } catch (e) {
           entry[label] = { error: (e as Error).message };
         }
       };
       await timeOne('fp32 matmul', () => tf.matMul(x, w));
       await timeOne('fp32 linear (matmul + bias)', () => tf.add(tf.matMul(x, w), bias));
-      await timeOne(`int8 GEMM (${kernel}, int32 out)`, () => int8MatMul(qx, qw.packed, m, n, k, { kernel, epilogue: 'int32' }));
-      if (kernel === 'subgroup-matrix') {
-        const label = 'int8 GEMM (subgroup-matrix, kWords 32, int32 out)';
-        try {
-          await precompileInt8SubgroupMatrix([{ epilogue: 'int32', hasBias: false, activation: 'linear' }], 32);
-          configureInt8Kernels({ subgroupMatrixKWords: 32 });
-          await timeOne(label, () => int8MatMul(qx, qw.packed, m, n, k, { kernel, epilogue: 'int32' }));
-        } catch (e) {
-          entry[label] = { error: (e as Error).message };
-        } finally {
-          configureInt8Kernels({ subgroupMatrixKWords: 16 });
-        }
-      }
-      await timeOne(`int8 GEMM (${kernel}, dequant + bias)`, () => int8MatMul(qx, qw.packed, m, n, k, { kernel, bias }));
-      await timeOne(`W8A8 linear (${kernel}, quantise x + GEMM)`, () => w8a8Linear(x, qw, bias, { kernel }));
+      await timeOne('int8 GEMM (int32 out)', () => int8MatMul(qx, qw.packed, m, n, k, { kernel, epilogue: 'int32' }));
+      await timeOne('int8 GEMM (dequant + bias)', () => int8MatMul(qx, qw.packed, m, n, k, { kernel, bias }));
+      await timeOne('W8A8 linear (quantise x + GEMM + dequant)', () => w8a8Linear(x, qw, bias, { kernel }));
       try {
         const [y32, y8] = [tf.add(tf.matMul(x, w), bias), w8a8Linear(x, qw, bias, { kernel })];
         entry.relL2VsFp32 = await relL2(y8, y32);
@@ -230,16 +294,16 @@ if (!skip.has('gemm')) {
       rows.push({
         shape: `${name}: [${m}, ${k}] x [${k}, ${n}]`,
         'fp32 matmul': fmt('fp32 matmul'),
-        'int8 GEMM int32': fmt(`int8 GEMM (${kernel}, int32 out)`),
-        ...(kernel === 'subgroup-matrix' ? { 'int8 GEMM int32, K 128/step': fmt('int8 GEMM (subgroup-matrix, kWords 32, int32 out)') } : {}),
-        'int8 GEMM dequant': fmt(`int8 GEMM (${kernel}, dequant + bias)`),
-        'W8A8 linear': fmt(`W8A8 linear (${kernel}, quantise x + GEMM)`),
+        'fp32 linear': fmt('fp32 linear (matmul + bias)'),
+        'int8 GEMM int32': fmt('int8 GEMM (int32 out)'),
+        'int8 GEMM dequant': fmt('int8 GEMM (dequant + bias)'),
+        'W8A8 linear': fmt('W8A8 linear (quantise x + GEMM + dequant)'),
         'rel L2 vs fp32': typeof entry.relL2VsFp32 === 'number' ? entry.relL2VsFp32.toExponential(2) : String(entry.relL2VsFp32),
       });
       report.gemm = results;
       save();
     }
-    table(`(b) int8 GEMM (${kernel}) vs fp32 matmul (${fp32Kernels} kernels); TOPS = 2MNK / time`, rows);
+    table(`(b) int8 GEMM (${tuned}) vs fp32 matmul (${fp32Kernels} kernels); TOPS = 2MNK / time`, rows);
   });
 }
 
@@ -310,7 +374,8 @@ if (!skip.has('models')) {
       }
     });
   }
-  table(`(c, d) models at W8A8 (${kernel}) vs fp32; error = relative L2 of the output`, rows);
+  const tuned = kernel === 'subgroup-matrix' ? `subgroup-matrix, ${tuningName(configureInt8Kernels({}) as Tuning)}` : 'scalar';
+  table(`(c, d) models at W8A8 (${tuned}) vs fp32; error = relative L2 of the output`, rows);
 }
 
 save();

@@ -13,6 +13,9 @@ import { activationSnippet, type FusedActivation } from './matmul-tiled.js';
 
 export type Int8Epilogue = 'int32' | 'dequant';
 
+/** `n` copies of `f(i)`, joined: unrolled code with named registers. */
+const rep = (n: number, f: (i: number) => string, sep = '\n') => Array.from({ length: n }, (_, i) => f(i)).join(sep);
+
 /** How this Dawn spells subgroup-matrix loads/stores, and the unit of offsets/strides of i8 matrices in i32 arrays. */
 export interface SubgroupMatrixVariant {
   /** 'template': subgroupMatrixLoad<T, row_major>(p, offset, stride); 'legacy': subgroupMatrixLoad<T>(p, offset, col_major, stride). */
@@ -56,6 +59,26 @@ export function stageTile(src: string, dst: string, rows: number, tileWords: num
         }`;
 }
 
+/**
+ * The same staging split in two for register prefetch: `prefetchTile` loads this invocation's words
+ * of the tile at word `kwExpr` into registers `${reg}0..` (zero outside), `storePrefetched` writes
+ * them to workgroup memory. Issued before the tile in workgroup memory is multiplied, the global
+ * loads of the next tile overlap that work.
+ */
+export function prefetchTile(src: string, reg: string, rows: number, tileWords: number, threads: number, base: string, limit: string, kwExpr: string): string {
+  return rep((rows * tileWords) / threads, (r) => `{
+          let e = tid + ${r * threads};
+          let gr = ${base} + e / ${tileWords};
+          let gw = ${kwExpr} + e % ${tileWords};
+          ${reg}${r} = 0;
+          if (gr < ${limit} && gw < KW) { ${reg}${r} = ${src}[gr * KW + gw]; }
+        }`);
+}
+
+export function storePrefetched(dst: string, reg: string, rows: number, tileWords: number, stride: number, threads: number): string {
+  return rep((rows * tileWords) / threads, (r) => `{ let e = tid + ${r * threads}; ${dst}[(e / ${tileWords}) * ${stride} + e % ${tileWords}] = ${reg}${r}; }`);
+}
+
 /** WGSL: out-of-tile value v at (m, n) through the epilogue, as the result array's type. */
 function epilogueExpr(spec: Int8GemmSpec, acc: string): string {
   if (spec.epilogue === 'int32') return acc;
@@ -72,7 +95,6 @@ const SCALAR_THREADS = 16; // per side
 const SCALAR_WORDS = 8; // K staged 32 deep
 const SCALAR_PER = SCALAR_TILE / SCALAR_THREADS; // 4 x 4 outputs per invocation
 
-const rep = (n: number, f: (i: number) => string, sep = '\n') => Array.from({ length: n }, (_, i) => f(i)).join(sep);
 
 /** The scalar kernel's `main` for tfjs's runWebGPUProgram (A, B[, Bias] bound by tfjs; uniforms M, N, KW). */
 export function scalarGemmUserCode(spec: Int8GemmSpec): string {
@@ -127,11 +149,13 @@ const FRAG_N = 4; // 16-column right matrices per subgroup
 
 /**
  * The subgroup-matrix GEMM as a complete WGSL module (bindings: 0 result, 1 A, 2 B, [3 Bias], then
- * uniforms M, N, KW); `kWords`: K staged per step (words of 4 values).
+ * uniforms M, N, KW); `kWords`: K staged per step (words of 4 values); `prefetch`: the next tile's
+ * global loads go to registers before the current tile is multiplied (prefetchTile).
  */
-export function subgroupMatrixGemmShader(spec: Int8GemmSpec, v: SubgroupMatrixVariant, kWords: SubgroupMatrixKWords = 16): string {
+export function subgroupMatrixGemmShader(spec: Int8GemmSpec, v: SubgroupMatrixVariant, kWords: SubgroupMatrixKWords = 16, prefetch = false): string {
   const SG_WORDS = kWords;
   const SG_STRIDE = kWords + 4; // padded row of a staged tile, in words (a multiple of 16 bytes)
+  const PER = (SG_TILE * SG_WORDS) / SG_THREADS; // words of each tile staged per invocation
   const u = v.unit === 'bytes' ? 4 : 1; // multiplier of word offsets/strides
   const left = 'subgroup_matrix_left<i8, 32, 16>';
   const right = 'subgroup_matrix_right<i8, 16, 32>';
@@ -174,10 +198,24 @@ fn main(@builtin(local_invocation_index) lidx : u32, @builtin(workgroup_id) wgid
   let rowBase = i32(wgid.y) * ${SG_TILE};
   let colBase = i32(wgid.x) * ${SG_TILE};
   ${frags((i, j) => `var acc${i}${j} = ${resT}();`)}
+  ${prefetch ? `${rep(PER, (r) => `var pa${r} = 0;
+  var pb${r} = 0;`)}
+  {
+    let kwNext = 0;
+    ${prefetchTile('A', 'pa', SG_TILE, SG_WORDS, SG_THREADS, 'rowBase', 'M', 'kwNext')}
+    ${prefetchTile('B', 'pb', SG_TILE, SG_WORDS, SG_THREADS, 'colBase', 'N', 'kwNext')}
+  }` : ''}
   for (var kw0 = 0; kw0 < KW; kw0 += ${SG_WORDS}) {
-    ${stageTile('A', 'tileA', SG_TILE, SG_WORDS, SG_STRIDE, SG_THREADS, 'rowBase', 'M')}
-    ${stageTile('B', 'tileB', SG_TILE, SG_WORDS, SG_STRIDE, SG_THREADS, 'colBase', 'N')}
+    ${prefetch ? `${storePrefetched('tileA', 'pa', SG_TILE, SG_WORDS, SG_STRIDE, SG_THREADS)}
+    ${storePrefetched('tileB', 'pb', SG_TILE, SG_WORDS, SG_STRIDE, SG_THREADS)}
     workgroupBarrier();
+    {
+      let kwNext = kw0 + ${SG_WORDS}; // past KW: the bounds check loads zeros
+      ${prefetchTile('A', 'pa', SG_TILE, SG_WORDS, SG_THREADS, 'rowBase', 'M', 'kwNext')}
+      ${prefetchTile('B', 'pb', SG_TILE, SG_WORDS, SG_THREADS, 'colBase', 'N', 'kwNext')}
+    }` : `${stageTile('A', 'tileA', SG_TILE, SG_WORDS, SG_STRIDE, SG_THREADS, 'rowBase', 'M')}
+    ${stageTile('B', 'tileB', SG_TILE, SG_WORDS, SG_STRIDE, SG_THREADS, 'colBase', 'N')}
+    workgroupBarrier();`}
     for (var kk = 0u; kk < ${SG_WORDS}u; kk += 8u) {
       ${rep(FRAG_M, (i) => `let a${i} = ${load(left, 'tileA', `(u32(sgM * 32 + ${16 * i}) * ${SG_STRIDE}u + kk) * ${u}u`, false, SG_STRIDE * u)};`)}
       ${rep(FRAG_N, (j) => `let b${j} = ${load(right, 'tileB', `(u32(sgN * 64 + ${16 * j}) * ${SG_STRIDE}u + kk) * ${u}u`, true, SG_STRIDE * u)};`)}

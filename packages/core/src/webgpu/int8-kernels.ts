@@ -19,9 +19,12 @@ export const INT8_MATMUL_KERNEL = 'FaeInt8MatMul';
 
 export type Int8Kernel = 'scalar' | 'subgroup-matrix';
 
-const options: { subgroupMatrixKWords: SubgroupMatrixKWords } = { subgroupMatrixKWords: 16 };
+const options: { subgroupMatrixKWords: SubgroupMatrixKWords; subgroupMatrixPrefetch: boolean } = { subgroupMatrixKWords: 16, subgroupMatrixPrefetch: false };
 
-/** Tuning of the int8 kernels (benchmarks compare): K words staged per step by the subgroup-matrix GEMM (16 default, or 32). */
+/**
+ * Tuning of the subgroup-matrix GEMM (benchmarks compare): K words staged per step (16 default, or
+ * 32) and register prefetch of the next tile (default off).
+ */
 export function configureInt8Kernels(o: Partial<typeof options>): typeof options {
   Object.assign(options, o);
   return { ...options };
@@ -58,10 +61,10 @@ function int8MatMulKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo
   if (a.kernel === 'subgroup-matrix') {
     const variant = a.variant ?? probed.get(backend.device)?.variant;
     if (!variant) throw new Error('int8 subgroup-matrix GEMM: not prepared on this device (await prepareInt8SubgroupMatrix() first)');
-    const kWords = options.subgroupMatrixKWords;
+    const { subgroupMatrixKWords: kWords, subgroupMatrixPrefetch: prefetch } = options;
     return dispatchRaw(backend, {
-      key: shaderKey(spec, variant, kWords),
-      code: subgroupMatrixGemmShader(spec, variant, kWords),
+      key: shaderKey(spec, variant, kWords, prefetch),
+      code: subgroupMatrixGemmShader(spec, variant, kWords, prefetch),
       inputs: ins,
       outputShape: [m, n],
       outputDtype: outDtype,
@@ -82,8 +85,8 @@ function int8MatMulKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo
   return backend.runWebGPUProgram(program, ins, outDtype, [{ type: 'int32', data: [m] }, { type: 'int32', data: [n] }, { type: 'int32', data: [kw] }]) as tf.TensorInfo;
 }
 
-function shaderKey(spec: Int8GemmSpec, v: SubgroupMatrixVariant, kWords: SubgroupMatrixKWords): string {
-  return `faeInt8SgGemm_${v.syntax}_${v.unit}_${kWords}_${spec.epilogue}_${spec.hasBias}_${spec.activation}`;
+function shaderKey(spec: Int8GemmSpec, v: SubgroupMatrixVariant, kWords: SubgroupMatrixKWords, prefetch: boolean): string {
+  return `faeInt8SgGemm_${v.syntax}_${v.unit}_${kWords}_${prefetch ? 'pf' : 'st'}_${spec.epilogue}_${spec.hasBias}_${spec.activation}`;
 }
 
 /** Registers the int8 kernels for 'webgpu' if they are not (idempotent; false without the webgpu backend). */
@@ -104,11 +107,11 @@ export function ensureInt8Kernels(): boolean {
  * ahead of use, with errors reported here rather than as a device error at dispatch time (an invalid
  * pipeline would invalidate the whole queued command buffer). Needs a successful probe.
  */
-export async function precompileInt8SubgroupMatrix(specs: Int8GemmSpec[], kWords: SubgroupMatrixKWords = options.subgroupMatrixKWords): Promise<void> {
+export async function precompileInt8SubgroupMatrix(specs: Int8GemmSpec[], kWords: SubgroupMatrixKWords = options.subgroupMatrixKWords, prefetch = options.subgroupMatrixPrefetch): Promise<void> {
   const backend = tf.backend() as any;
   const variant = probed.get(backend.device)?.variant;
   if (!variant) throw new Error('int8 subgroup-matrix GEMM: not prepared on this device (await prepareInt8SubgroupMatrix() first)');
-  for (const spec of specs) await compileRawPipeline(backend, shaderKey(spec, variant, kWords), subgroupMatrixGemmShader(spec, variant, kWords));
+  for (const spec of specs) await compileRawPipeline(backend, shaderKey(spec, variant, kWords, prefetch), subgroupMatrixGemmShader(spec, variant, kWords, prefetch));
 }
 
 // ---------------------------------------------------------------- probe
@@ -182,7 +185,8 @@ export async function prepareInt8SubgroupMatrix(): Promise<SubgroupMatrixProbe> 
     for (const variant of SUBGROUP_MATRIX_VARIANTS) {
       let outcome: string | null;
       try {
-        await compileRawPipeline(backend, shaderKey(spec, variant, options.subgroupMatrixKWords), subgroupMatrixGemmShader(spec, variant, options.subgroupMatrixKWords));
+        const { subgroupMatrixKWords: kWords, subgroupMatrixPrefetch: prefetch } = options;
+        await compileRawPipeline(backend, shaderKey(spec, variant, kWords, prefetch), subgroupMatrixGemmShader(spec, variant, kWords, prefetch));
         outcome = (await exactOn(variant, 150, 133, 301)) ?? (await exactOn(variant, 16, 16, 32));
       } catch (e) {
         outcome = (e as Error).message.slice(0, 400);
