@@ -6,6 +6,7 @@
 # against. Then run (device tool, carry ['.device']):
 #   bash tools/bench/device/run-gpu.sh            # full size
 #   bash tools/bench/device/run-gpu.sh --quick    # tiny configs (a smoke run)
+#   bash tools/bench/device/run-int8.sh           # issue #19: W8A8 vs fp32 vs PyTorch bf16 / _int_mm
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 mkdir -p .device
