@@ -6,6 +6,7 @@
 # against. Then run (device tool, carry ['.device']):
 #   bash tools/bench/device/run-gpu.sh            # full size
 #   bash tools/bench/device/run-gpu.sh --quick    # tiny configs (a smoke run)
+#   bash tools/bench/device/run-int8.sh           # issue #19: W8A8 vs fp32 vs PyTorch bf16 / _int_mm
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 mkdir -p .device
@@ -20,10 +21,11 @@ import { resolve } from 'node:path';
 const root = process.cwd();
 const version = (p) => JSON.parse(readFileSync(resolve(root, 'node_modules', p, 'package.json'), 'utf8')).version;
 const versions = Object.fromEntries(['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'webgpu'].map((p) => [p, version(p)]));
-await build({
-  entryPoints: ['tools/bench/src/gpu-bench.ts'],
+// gpu-bench.mjs; int8-bench.mjs (issue #19: node .device/int8-bench.mjs --out \$OUT), same options
+for (const name of ['gpu-bench', 'int8-bench']) await build({
+  entryPoints: ['tools/bench/src/' + name + '.ts'],
   bundle: true, platform: 'node', format: 'esm', target: 'node22',
-  outfile: '.device/gpu-bench.mjs',
+  outfile: '.device/' + name + '.mjs',
   external: ['webgpu', 'onnxruntime-node'],
   // the @fae/* package.json sideEffects lists name dist bundles; from the sources esbuild would drop the
   // side-effect imports (core's gradient + chained-op registrations, each package's component registry)
