@@ -134,7 +134,9 @@ const SKINNY: Array<{ a: number[]; b: number[]; tB?: boolean; bias?: boolean }> 
   { a: [8, 64], b: [64, 96], bias: true },
   { a: [9, 50], b: [50, 33] },
   { a: [3, 4, 29], b: [29, 65], bias: true },
-  { a: [1, 17, 40], b: [70, 40], tB: true },
+  { a: [1, 12, 40], b: [70, 40], tB: true },
+  { a: [2, 300], b: [300, 20] }, // three staged chunks of A, a ragged last one
+  { a: [3, 257], b: [20, 257], tB: true },
   { a: [32, 48], b: [48, 40] },
 ];
 describeBackends('FAE WebGPU kernels: skinny matmul', () => {

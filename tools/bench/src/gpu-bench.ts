@@ -5,7 +5,7 @@
 // output folder, a side-by-side table follows.
 //   node gpu-bench.mjs [--quick] [--out DIR] [--kernels fae|tfjs] [--updates fused|ops] [--only NAME] [--profile] [--no-models]
 //                      [--matmul vec4|scalar] [--tile-k 8|16] [--sweep] [--split-reduce off] [--tfjs-flag NAME=VALUE]...
-//                      [--uploads tfjs] [--dawn-option OPTION]...
+//                      [--uploads tfjs] [--dawn-option OPTION]... [--skinny off]
 // --cpu-profile: V8 CPU profiles of three warm calls per workload (cpuprof/ under --out; cpu-profile-summary.ts).
 // --profile: per-kernel GPU time (timestamp queries, gpu-profile.ts) of one more call of every
 // workload: kernel count, GPU ms, wall ms, largest kernel groups (table + `profile` in the JSON);
@@ -67,6 +67,9 @@ if (updates === 'ops') unregisterFusedUpdateKernels('webgpu');
 const uploads = argOf('--uploads') ?? 'fae';
 if (uploads === 'tfjs') uninstallQueueUploads(tf.backend() as any);
 configureFaeWebGPUKernels({ matmul, vec4TileK: tileK });
+// --skinny off: no skinny matmul (matmul-skinny.ts): tfjs's kernel for products of <= 32 rows (before/after)
+const skinny = argOf('--skinny') !== 'off';
+if (!skinny) configureFaeWebGPUKernels({ skinnyRows: 0 });
 // --split-reduce off: tfjs's one-pass Sum/Mean everywhere (before/after for reduce-split.ts)
 const splitReduce = argOf('--split-reduce') !== 'off';
 if (!splitReduce) SPLIT_REDUCE_POLICY.minInner = Infinity;
@@ -154,12 +157,12 @@ if (process.argv.includes('--sweep')) {
   process.exit(0);
 }
 const machine = machineInfo(['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'webgpu']);
-const flagTag = Object.entries(tfjsFlags).map(([k, v]) => `-${k.toLowerCase()}-${v}`).join('') + (uploads === 'tfjs' ? '-tfjs-uploads' : '') + dawnOptions.map((o) => `-${o.replace(/[^a-z0-9]+/gi, '_')}`).join('');
+const flagTag = Object.entries(tfjsFlags).map(([k, v]) => `-${k.toLowerCase()}-${v}`).join('') + (uploads === 'tfjs' ? '-tfjs-uploads' : '') + (skinny ? '' : '-no-skinny') + dawnOptions.map((o) => `-${o.replace(/[^a-z0-9]+/gi, '_')}`).join('');
 const variant = (kernels === 'fae' ? `-${matmul}${matmul === 'vec4' ? tileK : ''}${splitReduce ? '' : '-one-pass-reduce'}` : '') + flagTag;
 const reportFile = join(outDir, `webgpu-${kernels}${variant}${updates === 'ops' ? '-ops-updates' : ''}${only ? '-only' : ''}${profile ? '-profile' : ''}${quick ? '-quick' : ''}.json`);
 /** Writes the JSON so far (after every workload: a run cut short keeps what it measured). */
 function writeReport(): void {
-  const report = { engine: 'tfjs', backend: info.backend, adapter: info.adapter, features: info.features, kernels, matmul: kernels === 'fae' ? { matmul, tileK } : undefined, splitReduce: kernels === 'fae' ? splitReduce : undefined, tfjsFlags, uploads, dawnOptions, updates, only, skip, quick, profile, machine, results };
+  const report = { engine: 'tfjs', backend: info.backend, adapter: info.adapter, features: info.features, kernels, matmul: kernels === 'fae' ? { matmul, tileK } : undefined, splitReduce: kernels === 'fae' ? splitReduce : undefined, skinny, tfjsFlags, uploads, dawnOptions, updates, only, skip, quick, profile, machine, results };
   mkdirSync(outDir, { recursive: true });
   writeFileSync(`${reportFile}.tmp`, JSON.stringify(report, null, 2));
   renameSync(`${reportFile}.tmp`, reportFile);
