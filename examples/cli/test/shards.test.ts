@@ -85,6 +85,10 @@ describe('fae shard sample', () => {
     const c = await tensors(join(three, 'samples.safetensors'), ['images']);
     expect(Buffer.compare(Buffer.from(a.images), Buffer.from(c.images))).toBe(0);
     expect(readFileSync(join(three, 'png', '000006-c6.png')).subarray(1, 4).toString()).toBe('PNG');
+    // a shard whose data file is gone (manifest left) is not taken as finished: it reruns alone
+    unlinkSync(join(three, 'samples-00002-of-00003.safetensors'));
+    const lost = await allShards(3, (s) => sample(three, s));
+    expect(lost.map((r) => r.skipped)).toEqual([true, true, false]);
   }, 120_000);
 
   it('batched sampling (--batch 2) matches across shard counts; a shard with other options is refused at merge', async () => {

@@ -10,8 +10,8 @@
 // seed derived from (seed, global index of its first item): with batch size 1 (the default) that is one
 // seed per item, and a sample depends only on (seed, its index, its label).
 //
-// Idempotent: a shard whose manifest exists with the same meta is skipped; a crashed shard (no manifest)
-// reruns alone; every file is written atomically (temp then rename).
+// Idempotent: a shard whose manifest exists with the same meta (and its data file) is skipped; a crashed
+// shard (no manifest) reruns alone; every file is written atomically (temp then rename).
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, FaeError, openSafetensorsFile, shardRange, writeSafetensorsFile, type ShardSpec, type TensorToWrite } from '@fae/core';
 import { FEATURE_CACHE_FORMAT, FEATURE_CACHE_INDEX, FeatureCache, type FeatureCacheIndex } from '@fae/decoders';
@@ -83,7 +83,9 @@ async function runShard(dir: string, kind: ShardKind, shard: ShardSpec, total: n
   await fs.mkdir(dir, { recursive: true });
   const path = joinPath(dir, `${shardStem(kind, shard)}.json`);
   const old = await readJsonOrNull<ShardManifest>(path);
-  if (old && old.kind === kind && sameJson(old.meta, meta) && old.total === total) return { manifest: old, skipped: true };
+  const dataThere = async (m: ShardManifest) => fs.stat(joinPath(dir, m.data)).then(() => true, () => false);
+  // finished with the same options, and its data still there (a deleted data file reruns the shard)
+  if (old && old.kind === kind && sameJson(old.meta, meta) && old.total === total && (await dataThere(old))) return { manifest: old, skipped: true };
   if (old) await fs.rm(path, { force: true });
   const range = shardRange(total, shard, align);
   const t0 = Date.now();
