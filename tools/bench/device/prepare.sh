@@ -25,6 +25,9 @@ await build({
   bundle: true, platform: 'node', format: 'esm', target: 'node22',
   outfile: '.device/gpu-bench.mjs',
   external: ['webgpu', 'onnxruntime-node'],
+  // the @fae/* package.json sideEffects lists name dist bundles; from the sources esbuild would drop the
+  // side-effect imports (core's gradient + chained-op registrations, each package's component registry)
+  ignoreAnnotations: true,
   alias: Object.fromEntries(['core','encoders','adapter','decoders','diffusion','flow','eval'].map((p) => ['@fae/' + p, resolve(root, 'packages', p, 'src', 'index.ts')])),
   define: { 'process.env.FAE_BENCH_VERSIONS': JSON.stringify(JSON.stringify(versions)) },
   banner: { js: \"import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);\" },
@@ -56,7 +59,14 @@ if ! ls .device/debs/*.deb >/dev/null 2>&1; then
   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64 -oAPT::Sandbox::User=root'
   apt-get $o update -qq && (cd .device/debs && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
 fi
+# the CPU-profile summariser (node --cpu-prof runs of gpu-bench, issue #18)
+node --input-type=module -e "
+import { build } from 'esbuild';
+await build({ entryPoints: ['tools/bench/src/cpu-profile-summary.ts'], bundle: true, platform: 'node', format: 'esm', target: 'node22', outfile: '.device/cpu-profile-summary.mjs', logLevel: 'warning' });
+"
 cp tools/bench/py/torch_bench.py tools/bench/py/torch_models.py tools/bench/py/model_shapes.py .device/
+# reference-making scripts that need torch (the sFID tap, real torch.save files in both formats)
+cp tools/testing/py/make_inception_sfid_fixture.py tools/testing/py/make_torch_save_files.py .device/
 # The tfjs side's model shapes; torch_bench.py --check-shapes refuses to run if its own differ.
 node --import tsx --import ./tools/bench/src/use-sources.mjs tools/bench/src/model-shapes.ts > .device/model-shapes.json
 du -sh .device/* && du -sh .device

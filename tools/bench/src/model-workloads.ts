@@ -12,6 +12,7 @@ import { modelFlops, modelRate } from './model-flops.js';
 import { modelShapes, modelSpecs, type ModelSpec, type Shapes, type Target } from './model-shapes.js';
 import { oneElement, readAll, readOneElement, timeIt, type Timing } from './timing.js';
 import { profileGpu, type GpuProfile } from './gpu-profile.js';
+import { recordCpuProfile } from './cpu-profile.js';
 
 type Call = () => tf.Tensor | tf.Tensor[] | Promise<tf.Tensor | tf.Tensor[]>;
 
@@ -87,7 +88,7 @@ function build(spec: ModelSpec, sh: Shapes): Built {
 }
 
 /** Runs one workload: build, time, free; notes a tensor leak if one shows. */
-async function runWorkload(spec: ModelSpec, target: Target, profile: boolean): Promise<Timing & { profile?: GpuProfile }> {
+async function runWorkload(spec: ModelSpec, target: Target, profile: boolean, cpuProfileDir?: string): Promise<Timing & { profile?: GpuProfile }> {
   const sh = modelShapes(spec);
   const flops = modelFlops(sh);
   const { items, unit } = modelRate(sh);
@@ -99,8 +100,17 @@ async function runWorkload(spec: ModelSpec, target: Target, profile: boolean): P
     const buildMs = performance.now() - t0;
     const settle = target === 'gpu' ? readOneElement : readAll;
     const r = await timeIt(sh.name, built.call, { warmup: spec.warmup, iters: spec.iters, flops, settle });
-    // --profile (GPU): per-kernel GPU time of one more call (gpu-profile.ts)
     const call = built.call;
+    // --cpu-profile: the main thread's CPU over three more calls (cpu-profile.ts)
+    if (cpuProfileDir) {
+      await recordCpuProfile(cpuProfileDir, sh.name, async () => {
+        const out = await call();
+        const list = Array.isArray(out) ? out : [out];
+        await settle(list);
+        tf.dispose(list);
+      });
+    }
+    // --profile (GPU): per-kernel GPU time of one more call (gpu-profile.ts)
     const prof = profile ? await profileGpu(async () => {
       const out = await call();
       const list = Array.isArray(out) ? out : [out];
@@ -123,8 +133,8 @@ async function runWorkload(spec: ModelSpec, target: Target, profile: boolean): P
  * The model workloads of a target ('gpu': issue #10, 'cpu': issue #11); `quick`: tiny configs, batch 1;
  * `only`: those whose name contains it; `profile` (gpu): a per-kernel GPU profile of one more call.
  */
-export function modelBenchmarks(opts: { gpu?: boolean; quick?: boolean; only?: string; skip?: string; profile?: boolean } = {}): Array<() => Promise<Timing & { profile?: GpuProfile }>> {
+export function modelBenchmarks(opts: { gpu?: boolean; quick?: boolean; only?: string; skip?: string; profile?: boolean; cpuProfileDir?: string } = {}): Array<() => Promise<Timing & { profile?: GpuProfile }>> {
   const target: Target = opts.gpu ? 'gpu' : 'cpu';
   const specs = modelSpecs(target, opts.quick ? 'quick' : 'full').filter((spec) => (!opts.only || modelShapes(spec).name.includes(opts.only)) && (!opts.skip || !modelShapes(spec).name.includes(opts.skip)));
-  return specs.map((spec) => () => runWorkload(spec, target, !!opts.profile && target === 'gpu'));
+  return specs.map((spec) => () => runWorkload(spec, target, !!opts.profile && target === 'gpu', opts.cpuProfileDir));
 }

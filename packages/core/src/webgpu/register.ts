@@ -7,6 +7,8 @@ import { type FusedActivation } from './matmul-tiled.js';
 import { matMulChoice, matMulProgram, setMatMulChoice, workgroupBytesOf, type MatMulKernel } from './matmul-select.js';
 import { faeFusedKernels } from './fused-kernels.js';
 import { faeWebGPUKernelsEnabled, setFaeWebGPUKernelsEnabled } from './kernel-state.js';
+import { splitReduceKernel } from './reduce-split.js';
+import { installQueueUploads, uninstallQueueUploads } from './uploads.js';
 
 export { faeWebGPUKernelsEnabled };
 
@@ -85,7 +87,8 @@ function runTiled(args: Parameters<KernelFunc>[0], fused: boolean): tf.TensorInf
 
 /**
  * Puts FAE's kernels in place for the 'webgpu' backend (BatchMatMul and _FusedMatMul: a 128x128
- * register-tiled matmul with fused bias/activation) and registers FAE's fused kernels (attention
+ * register-tiled matmul with fused bias/activation), Sum and Mean (two passes over large inner
+ * extents, reduce-split.ts), uploads through queue.writeBuffer (uploads.ts), and registers FAE's fused kernels (attention
  * forward/backward, LayerNorm/RMSNorm with optional modulation; see fused-kernels.ts), which
  * `scaledDotProductAttention`, `layerNorm`, `rmsNorm` then use on webgpu. Returns false when the
  * webgpu backend is not registered. Idempotent; `unregisterFaeWebGPUKernels()` restores tfjs's kernels.
@@ -101,6 +104,17 @@ export function registerFaeWebGPUKernels(): boolean {
     tf.unregisterKernel(name, 'webgpu');
     tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: ((args: Parameters<KernelFunc>[0]) => runTiled(args, name === '_FusedMatMul')) as unknown as tf.KernelFunc });
   }
+  // Sum / Mean over a large inner extent in two passes (reduce-split.ts); tfjs's kernel does each pass
+  for (const name of ['Sum', 'Mean']) {
+    const k = tf.getKernel(name, 'webgpu');
+    if (!k) continue;
+    originals.set(name, k.kernelFunc as unknown as KernelFunc);
+    tf.unregisterKernel(name, 'webgpu');
+    tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: splitReduceKernel(k.kernelFunc as unknown as Parameters<typeof splitReduceKernel>[0]) as unknown as tf.KernelFunc });
+  }
+  // uploads of CPU values through queue.writeBuffer into pooled buffers (uploads.ts)
+  const backend = tf.findBackend('webgpu') as unknown as Parameters<typeof installQueueUploads>[0] | null;
+  if (backend) installQueueUploads(backend);
   // FAE's own fused ops (attention, norms): new kernel names, called by their ops in fused-*.ts
   for (const [name, fn] of Object.entries(faeFusedKernels())) {
     if (!tf.getKernel(name, 'webgpu')) tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: fn as unknown as tf.KernelFunc });
@@ -117,6 +131,8 @@ export function unregisterFaeWebGPUKernels(): void {
     tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: fn as unknown as tf.KernelFunc });
   }
   for (const name of Object.keys(faeFusedKernels())) if (tf.getKernel(name, 'webgpu')) tf.unregisterKernel(name, 'webgpu');
+  const backend = tf.findBackend('webgpu') as unknown as Parameters<typeof uninstallQueueUploads>[0] | null;
+  if (backend) uninstallQueueUploads(backend);
   setFaeWebGPUKernelsEnabled(false);
 }
 
