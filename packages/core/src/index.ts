@@ -15,3 +15,4 @@ export * from './webgpu/register.js';
 export * from './ops/many.js';
 export * from './webgpu/index.js';
 export * from './quant/index.js';
+export * from './shards.js';
