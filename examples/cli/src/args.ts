@@ -37,9 +37,9 @@ const PER_COMMAND: Record<CommandName, OptionSpec> = {
     steps: { type: 'string' },
     cfg: { type: 'string' },
   },
-  eval: { 'per-class': { type: 'string' }, steps: { type: 'string' }, cfg: { type: 'string' }, data: { type: 'string' }, images: { type: 'string' } },
+  eval: { generator: { type: 'string' }, 'per-class': { type: 'string' }, steps: { type: 'string' }, cfg: { type: 'string' }, data: { type: 'string' }, images: { type: 'string' } },
   train: {
-    steps: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, continue: { type: 'boolean' }, resume: { type: 'boolean' },
+    steps: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, continue: { type: 'boolean' }, resume: { type: 'boolean' }, 'curve-per-class': { type: 'string' },
     data: { type: 'string' }, recipe: { type: 'string' }, encoder: { type: 'string' }, lpips: { type: 'string' }, restart: { type: 'boolean' }, 'step-scale': { type: 'string' },
   },
 };
@@ -80,6 +80,8 @@ export interface CommandOptions {
   continueTraining?: boolean;
   /** train dit / tarflow / dit-pixels: go on from the stage's last checkpoint (an interrupted run). */
   resume?: boolean;
+  /** train dit / dit-pixels: samples per class at each point of the sample-quality curve (default 3). */
+  curvePerClass?: number;
   /** train all / eval on a dataset: an image folder, tar shards or 'mnist' (@fae/pipeline). */
   data?: string;
   /** train all: a @fae/pipeline recipe name (smoke, digits, paper-dinov2-g, paper-siglip2). */
@@ -166,6 +168,10 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
       if (!['dit', 'tarflow', 'dit-pixels'].includes(stage)) throw new UsageError(`--continue applies to dit, tarflow and dit-pixels, not '${stage}'`, command);
       options.continueTraining = true;
     }
+    if (typeof v['curve-per-class'] === 'string') {
+      if (stage !== 'dit' && stage !== 'dit-pixels') throw new UsageError(`--curve-per-class applies to dit and dit-pixels (their sample-quality curves), not '${stage}'`, command);
+      options.curvePerClass = parseInteger(v['curve-per-class'] as string, 'curve-per-class', command, 1, 1000);
+    }
     for (const k of ['data', 'recipe', 'encoder', 'lpips'] as const) {
       if (typeof v[k] !== 'string') continue;
       if (!v[k]) throw new UsageError(`--${k} expects a value`, command);
@@ -213,6 +219,11 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
     }
     if (typeof v.images === 'string') options.images = parseInteger(v.images, 'images', command, 1);
     if (options.images !== undefined && !options.data) throw new UsageError('--images goes with --data', command);
+    if (typeof v.generator === 'string') {
+      if (!GENERATORS.includes(v.generator as GeneratorName)) throw new UsageError(`--generator must be one of ${GENERATORS.join(', ')}, got '${v.generator}'`, command);
+      if (options.data) throw new UsageError('--generator goes without --data (eval --data evaluates every generator of the pipeline)', command);
+      options.generator = v.generator as GeneratorName;
+    }
   }
   if (command === 'sample' || command === 'eval' || command === 'demo') {
     if (typeof v['per-class'] === 'string') options.perClass = parseInteger(v['per-class'] as string, 'per-class', command, 1, 1000);

@@ -73,12 +73,13 @@ Encodes and decodes PNG images or the first n held-out digits (default 16); writ
 
 Generates digits of the requested classes (default: all ten) and writes <out>/samples-<generator>.png,
 one row per requested label, and <out>/samples-<generator>.safetensors (latents and labels).`,
-  eval: `fae eval [--per-class n] [--steps n] [--cfg s] [global options]
+  eval: `fae eval [--generator dit|tarflow] [--per-class n] [--steps n] [--cfg s] [global options]
 fae eval --data <folder|shards> [--images n] [--per-class n] [global options]
 
 Without --data: evaluates the digits components on the held-out digits and writes <out>/metrics.json
-(also printed): classifier accuracy and digit FID of DiT and TARFlow samples, feature cosine and PSNR
-of reconstructions, linear-probe accuracy of encoder features vs FAE latents.
+(also printed): classifier accuracy and digit FID of DiT and TARFlow samples (--per-class, default 50:
+500 samples each; --generator: only that one), feature cosine and PSNR of reconstructions,
+linear-probe accuracy of encoder features vs FAE latents.
 With --data: evaluates the pipeline in --models on the first --images (default 256) images of a
 folder or tar shards: reconstruction PSNR / SSIM and feature cosine / R^2, latent mean / std, and for
 each generator the Frechet distance of the frozen encoder's pooled features of samples vs the images.`,

@@ -38,6 +38,9 @@ describe('fae command line', () => {
     expect(r.positionals).toEqual(['a.png', 'b.png']);
     expect(r.options.mnist).toBeUndefined();
     expect(parseCommandLine(['encode']).options.mnist).toBe(16);
+    expect(parseCommandLine(['eval', '--generator', 'tarflow', '--per-class', '5']).options).toEqual({ generator: 'tarflow', perClass: 5 });
+    expect(parseCommandLine(['eval']).options.generator).toBeUndefined();
+    expect(parseCommandLine(['train', 'dit-pixels', '--curve-per-class', '10']).options).toEqual({ stage: 'dit-pixels', curvePerClass: 10 });
     expect(parseCommandLine(['sample', '--class', '3']).options.labels).toEqual([3]);
   });
 
@@ -47,6 +50,9 @@ describe('fae command line', () => {
     expect(usageError(['sample', '--bogus']).message).toMatch(/bogus/);
     expect(usageError(['sample', '--seed', 'x']).message).toMatch(/--seed expects an integer, got 'x'/);
     expect(usageError(['sample', '--backend', 'gpu']).message).toMatch(/--backend must be one of/);
+    expect(usageError(['train', 'tarflow', '--curve-per-class', '10']).message).toMatch(/--curve-per-class applies to dit and dit-pixels/);
+    expect(usageError(['eval', '--generator', 'vae']).message).toMatch(/--generator must be one of dit, tarflow, got 'vae'/);
+    expect(usageError(['eval', '--generator', 'dit', '--data', 'x']).message).toMatch(/--generator goes without --data/);
     expect(usageError(['sample', '--generator', 'gan']).message).toMatch(/--generator must be one of dit, tarflow/);
     // a class index is checked against the loaded generator's classes when it runs (ConfigError, exit 1)
     expect(usageError(['sample', '--class=-1']).message).toMatch(/between 0 and/);

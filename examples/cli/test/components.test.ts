@@ -16,7 +16,7 @@ import { loadLightningDiT } from '@fae/diffusion';
 import '@fae/encoders';
 import { loadTarFlow } from '@fae/flow';
 import '../src/models/components.js';
-import { DigitClassifier } from '../src/models/digit-classifier.js';
+import { DigitClassifier, MLP_CLASSIFIER_CONFIG } from '../src/models/digit-classifier.js';
 import { buildDigitEncoder, encodeDigits } from '../src/models/digit-encoder.js';
 import { SHIPPED_CHECKPOINTS } from '../src/checkpoints.js';
 
@@ -84,5 +84,28 @@ describeBackends('shipped components', () => {
     await expectClose(fb, fa, 0);
     tf.dispose([grey, a.logits, a.features, b.logits, b.features, images, fa, fb]);
     [clf, clf2, enc, enc2].forEach((m) => m.dispose());
+  });
+
+  it('the classifier is a CNN by default; the first judge (an MLP, no arch in its config) still builds; bad configs are refused', () => {
+    const cnn = new DigitClassifier(undefined, 1);
+    expect(cnn.arch).toBe('cnn');
+    expect(cnn.conv0!.weight.shape).toEqual([3, 3, 1, 16]);
+    const { arch: _arch, ...old } = MLP_CLASSIFIER_CONFIG;
+    const mlp = new DigitClassifier(old, 1);
+    expect(mlp.arch).toBe('mlp');
+    const grey = tf.zeros([3, 28, 28, 1]);
+    for (const m of [cnn, mlp]) {
+      const before = tf.memory().numTensors;
+      const out = m.forward(grey);
+      expect(out.features.shape).toEqual([3, 128]);
+      expect(out.logits.shape).toEqual([3, 10]);
+      tf.dispose([out.features, out.logits]);
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    expect(() => cnn.forward(tf.zeros([1, 28, 28, 3]))).toThrow(/\[B, 28, 28, 1\]/);
+    expect(() => new DigitClassifier({ ...MLP_CLASSIFIER_CONFIG, arch: 'cnn' })).toThrow(/conv_channels/);
+    expect(() => new DigitClassifier({ ...MLP_CLASSIFIER_CONFIG, arch: 'rnn' as 'cnn' })).toThrow(/arch must be 'mlp' or 'cnn'/);
+    grey.dispose();
+    [cnn, mlp].forEach((m) => m.dispose());
   });
 }, { backends: ['cpu'] });

@@ -35,17 +35,17 @@ describeBackends('fae CLI end to end', ({ backend }) => {
     const dit = decodePng(readFileSync(result.outputs.dit));
     expect(dit.height).toBeGreaterThan(10 * 28); // ten labelled rows
     const m = result.metrics;
-    expect(m.classifier.heldOutAccuracy).toBeGreaterThan(0.9);
+    expect(m.classifier.heldOutAccuracy).toBeGreaterThan(0.985); // the CNN judge (0.988)
     for (const g of ['dit', 'tarflow']) {
       expect(m.generation[g].n).toBe(20);
       expect(m.generation[g].accuracy).toBeLessThanOrEqual(1);
       expect(m.generation[g].fid).toBeGreaterThan(0);
       expect(Number.isFinite(m.generation[g].fid)).toBe(true);
     }
-    // The shipped generators make digits of the requested class (chance: 0.1; README: DiT 0.94,
-    // TARFlow 0.31 on 100 samples; these 20 are seeded, so the numbers are fixed per checkpoint).
-    expect(m.generation.dit.accuracy).toBeGreaterThanOrEqual(0.7);
-    expect(m.generation.tarflow.accuracy).toBeGreaterThanOrEqual(0.25);
+    // The shipped generators make digits of the requested class (chance: 0.1; metrics.json: DiT 0.966,
+    // TARFlow 0.884 on 500 samples; these 20 are seeded, so the numbers are fixed per checkpoint).
+    expect(m.generation.dit.accuracy).toBeGreaterThanOrEqual(0.9);
+    expect(m.generation.tarflow.accuracy).toBeGreaterThanOrEqual(0.75);
     // The FAE round trip keeps the frozen encoder's features and the pixels (shipped, 300 digits:
     // R^2 0.918, 24.1 dB; the mean digit scores 11.9 dB).
     expect(m.reconstruction.featureCosine).toBeGreaterThan(0.99);

@@ -30,7 +30,7 @@ describe('stageHyperparameters', () => {
 
   it('takes --steps and --lr as given, and applies FAE_STEP_SCALE to default steps only', () => {
     expect(stageHyperparameters(ctx({ batch: 256, steps: 50, lr: 1e-4 }), 'tarflow')).toEqual({ steps: 50, batch: 256, lr: 1e-4 });
-    expect(stageHyperparameters(ctx({ stepScale: 0.1 }), 'tarflow').steps).toBe(540);
+    expect(stageHyperparameters(ctx({ stepScale: 0.1 }), 'tarflow').steps).toBe(360);
     expect(stageHyperparameters(ctx({ stepScale: 0.1, steps: 7 }), 'tarflow').steps).toBe(7);
   });
 });

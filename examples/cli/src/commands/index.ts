@@ -165,17 +165,17 @@ async function trainContext(env: Env, modelsDir: string): Promise<TrainContext> 
   split.train = sliceDigits(split.train, 0, stepScale < 1 ? 300 : TRAIN_DIGITS);
   return {
     modelsDir, workDir: join(env.out, 'work'), split, classifierTrain, seed: env.p.global.seed, backend: env.backend,
-    stepScale, steps: env.p.options.steps, batch: env.p.options.batch, lr: env.p.options.lr, continueTraining: env.p.options.continueTraining, resume: env.p.options.resume,
+    stepScale, steps: env.p.options.steps, batch: env.p.options.batch, lr: env.p.options.lr, continueTraining: env.p.options.continueTraining, resume: env.p.options.resume, curvePerClass: env.p.options.curvePerClass,
     quiet: env.p.global.quiet, log: env.log,
   };
 }
 
-const FULL_EVAL = { perClass: 10, reconstructionDigits: 300, linearProbe: { trainDigits: 600, testDigits: 300, epochs: 30 } };
+const FULL_EVAL = { perClass: 50, reconstructionDigits: 300, linearProbe: { trainDigits: 600, testDigits: 300, epochs: 30 } };
 /** A quick evaluation for smoke runs (FAE_STEP_SCALE < 1: tests, CI). */
 const QUICK_EVAL = { perClass: 2, reconstructionDigits: 100, linearProbe: { trainDigits: 300, testDigits: 100, epochs: 3 } };
 const fullEval = () => (Number(process.env.FAE_STEP_SCALE ?? 1) < 1 ? QUICK_EVAL : FULL_EVAL);
 
-async function evaluate(env: Env, m: DigitModels, o: { perClass: number; reconstructionDigits: number; linearProbe: false | { trainDigits: number; testDigits: number; epochs: number } }): Promise<DigitMetrics> {
+async function evaluate(env: Env, m: DigitModels, o: { perClass: number; reconstructionDigits: number; linearProbe: false | { trainDigits: number; testDigits: number; epochs: number }; generators?: Generator[] }): Promise<DigitMetrics> {
   let current: ProgressBar | null = null;
   let what = '';
   const metrics = await evaluateDigits(m, await splitMnist(), {
@@ -350,7 +350,7 @@ export async function runCommand(p: ParsedCommand, io: MainIO): Promise<void> {
       }
       const m = await loadModels(env, ['encoder', 'fae', 'pixelDecoder', 'dit', 'tarflow', 'classifier']);
       try {
-        const metrics = await evaluate(env, m, { ...fullEval(), perClass: p.options.perClass ?? fullEval().perClass });
+        const metrics = await evaluate(env, m, { ...fullEval(), perClass: p.options.perClass ?? fullEval().perClass, generators: p.options.generator ? [p.options.generator] : undefined });
         const result = { command: `fae ${process.argv.slice(2).join(' ')}`, backend: info.backend, models: modelsSource(p), ...metrics, seconds: (Date.now() - t0) / 1000 };
         await saveJson(join(out, 'metrics.json'), result);
         print(result);

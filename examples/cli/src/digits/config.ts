@@ -43,12 +43,14 @@ export const DIT_CONFIG: Partial<LightningDiTConfig> = {
 export const DIT_PIXELS_CONFIG: Partial<LightningDiTConfig> = { ...DIT_CONFIG, inputSize: 28, patchSize: 4, inChannels: 1 };
 
 /**
- * TARFlow on the 7x7x8 latents (patch 1), class-conditional: 3 flow blocks (alternating directions) of
- * one causal layer. (4 blocks of 2 layers trained ~7x slower per step here: more than this machine's
- * budget allowed.)
+ * TARFlow on the 7x7x8 latents (patch 1), class-conditional, with STARFlow's deep-shallow layout: two
+ * shallow unconditional blocks of one causal layer, then a deep block of four layers, the only one that
+ * sees the class (condTopOnly; sampling runs it first, and guidance acts there). Blocks alternate
+ * directions. Trained on latents + N(0, 0.3^2) noise (STARFlow's noise_std); sampling ends with the
+ * Tweedie denoising step (see DEFAULT_SAMPLING).
  */
 export const TARFLOW_CONFIG: TarFlowConfig = {
-  inChannels: LATENT_CHANNELS, imgSize: GRID, patchSize: 1, channels: 64, headDim: 32, numBlocks: 3, layersPerBlock: 1, numClasses: 10,
+  inChannels: LATENT_CHANNELS, imgSize: GRID, patchSize: 1, channels: 64, headDim: 32, numBlocks: 3, layersPerBlock: [1, 1, 4], condTopOnly: true, numClasses: 10,
 };
 
 /** Steps, batch size and peak learning rate of one training stage. */
@@ -66,7 +68,7 @@ export interface StageHyperparameters {
 const shp = (s: StageHyperparameters): StageHyperparameters => ({ steps: s.steps, batch: s.batch, lr: s.lr });
 const R = DIGITS_RECIPE;
 export const STAGE_DEFAULTS = {
-  classifier: { steps: 800, batch: 64, lr: 2e-3 },
+  classifier: { steps: 2000, batch: 64, lr: 2e-3 },
   // the FAE stages and the generators: @fae/pipeline's digits recipe (one source for both)
   encoder: shp((R.encoder as MimEncoderSpec).train),
   stageIb: shp(R.stages.ib),
@@ -89,7 +91,7 @@ export interface SamplingConfig {
   flowNoiseStd: number;
 }
 
-export const DEFAULT_SAMPLING: SamplingConfig = { ditSteps: 12, ditSampler: 'heun', ditCfg: 1.5, flowGuidance: 2.0, flowNoiseStd: 0.05 };
+export const DEFAULT_SAMPLING: SamplingConfig = { ditSteps: 12, ditSampler: 'heun', ditCfg: 2, flowGuidance: 2.0, flowNoiseStd: 0.3 };
 
 /** Component folders inside a models folder. */
 export const COMPONENTS = {

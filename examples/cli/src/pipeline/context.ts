@@ -34,6 +34,8 @@ export interface TrainContext {
   continueTraining?: boolean;
   /** Generators: go on from the stage's last checkpoint in <models>/resume/<stage> (same run). */
   resume?: boolean;
+  /** DiTs: samples per class at each point of the sample-quality curve (default 3; 2 below stepScale 1). */
+  curvePerClass?: number;
   quiet: boolean;
   log: (line: string) => void;
 }

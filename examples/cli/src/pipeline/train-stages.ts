@@ -55,7 +55,7 @@ async function featureCache(ctx: TrainContext): Promise<FeatureCache> {
 
 async function curveOptions(ctx: TrainContext, toImages: (x: tf.Tensor) => tf.Tensor, m: DigitModels): Promise<CurveOptions> {
   const reference = (await classifyReal(m, ctx.split.heldOut)).features;
-  return { perClass: ctx.stepScale < 1 ? 2 : 3, classifier: m.classifier!, reference, toImages };
+  return { perClass: ctx.curvePerClass ?? (ctx.stepScale < 1 ? 2 : 3), classifier: m.classifier!, reference, toImages };
 }
 
 /** Runs one stage (or all). Returns the logs of the stages run. */

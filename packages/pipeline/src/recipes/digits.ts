@@ -38,12 +38,12 @@ export const DIGITS_RECIPE: PipelineRecipe = {
     dit: {
       config: { patchSize: 1, hiddenSize: 96, depth: 3, numHeads: 3, mlpRatio: 4, classDropoutProb: 0.1, learnSigma: false, useQknorm: true, useSwiglu: true, useRope: true, useRmsnorm: true },
       train: { steps: 7200, batch: 32, lr: 5e-4, clipNorm: 1 },
-      sampling: { sampler: 'heun', steps: 12, guidance: 1.5 },
+      sampling: { sampler: 'heun', steps: 12, guidance: 2 },
     },
     tarflow: {
-      config: { patchSize: 1, channels: 64, headDim: 32, numBlocks: 3, layersPerBlock: 1 },
-      train: { steps: 5400, batch: 32, lr: 1e-3, warmup: 10, clipNorm: 1, noiseStd: 0.05, labelDropout: 0.1 },
-      sampling: { guidance: 2, noiseStd: 0.05 },
+      config: { patchSize: 1, channels: 64, headDim: 32, numBlocks: 3, layersPerBlock: [1, 1, 4], condTopOnly: true },
+      train: { steps: 3600, batch: 32, lr: 1e-3, warmup: 10, clipNorm: 1, noiseStd: 0.3, labelDropout: 0.1 },
+      sampling: { guidance: 2, noiseStd: 0.3 },
     },
   },
   cache: { shardSize: 2048, dtype: 'F32' },
