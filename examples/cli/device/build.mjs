@@ -21,6 +21,9 @@ const result = await build({
   target: 'node22',
   outfile,
   external: ['webgpu', 'onnxruntime-node'],
+  // the @fae/* sideEffects lists name dist bundles; from the sources esbuild would drop core's gradient
+  // registrations and the component registry imports
+  ignoreAnnotations: true,
   alias: Object.fromEntries(packages.map((p) => [`@fae/${p}`, resolve(root, 'packages', p, 'src', 'index.ts')])),
   // The CommonJS modules inside (tfjs's Node builds, Emscripten's loader) use require and __dirname.
   banner: {

@@ -85,6 +85,10 @@ describe('fae shard sample', () => {
     const c = await tensors(join(three, 'samples.safetensors'), ['images']);
     expect(Buffer.compare(Buffer.from(a.images), Buffer.from(c.images))).toBe(0);
     expect(readFileSync(join(three, 'png', '000006-c6.png')).subarray(1, 4).toString()).toBe('PNG');
+    // a shard whose data file is gone (manifest left) is not taken as finished: it reruns alone
+    unlinkSync(join(three, 'samples-00002-of-00003.safetensors'));
+    const lost = await allShards(3, (s) => sample(three, s));
+    expect(lost.map((r) => r.skipped)).toEqual([true, true, false]);
   }, 120_000);
 
   it('batched sampling (--batch 2) matches across shard counts; a shard with other options is refused at merge', async () => {
@@ -161,6 +165,10 @@ describe('fae launch', () => {
     const plan = await ok(['launch', '--gpus', '2', '--dry-run', '--', ...sample(join(root, 'x'), 'x').slice(0, -4)]);
     expect(plan.launch.map((p: { argv: string[] }) => p.argv.slice(-2))).toEqual([['--shard', '0/2'], ['--shard', '1/2']]);
     expect(plan.launch.map((p: { env: Record<string, string> }) => [p.env.CUDA_VISIBLE_DEVICES, p.env.FAE_GPU_INDEX])).toEqual([['0', '0'], ['1', '1']]);
+    // GPU i for Vulkan/Dawn: the device-select layer's DRI_PRIME tag of the i-th PCI address
+    const pinned = await ok(['launch', '--gpus', '2', '--dry-run', '--', ...sample(join(root, 'x'), 'x').slice(0, -4)], { FAE_GPU_PCI: '0000:18:00.0,0000:2a:00.0' });
+    expect(pinned.gpus).toEqual(['0000:18:00.0', '0000:2a:00.0']);
+    expect(pinned.launch.map((p: { env: Record<string, string> }) => p.env.DRI_PRIME)).toEqual(['pci-0000_18_00_0!', 'pci-0000_2a_00_0!']);
     const out = join(root, 'l2');
     const r = await ok(['launch', '--gpus', '2', '--', 'shard', 'sample', '--models', MODELS, '--count', '7', '--steps', '3', '--seed', '5', '--out', out]);
     expect(r.failed).toEqual([]);

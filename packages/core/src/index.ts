@@ -14,3 +14,5 @@ export * from './backend/wasm-kernels.js';
 export * from './webgpu/register.js';
 export * from './ops/many.js';
 export * from './webgpu/index.js';
+export * from './quant/index.js';
+export * from './shards.js';

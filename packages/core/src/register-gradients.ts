@@ -8,3 +8,7 @@
 // @ts-ignore generated JavaScript without types
 import './generated/tfjs-registrations.js';
 
+import { registerReduceGradients } from './ops/reduce-gradients.js';
+
+// Sum / Mean: tfjs's gradients with the ones made on the backend (ops/reduce-gradients.ts)
+registerReduceGradients();

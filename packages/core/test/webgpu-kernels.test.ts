@@ -125,3 +125,53 @@ describeBackends('FAE WebGPU kernels: vec4 matmul', () => {
     }
   }
 }, { backends: ['webgpu'] });
+
+// The skinny kernel (few rows against one weight matrix, matmul-skinny.ts) against float64: every row
+// bucket, ragged N and K, B transposed, rows from a batch, the bias/activation epilogue.
+const SKINNY: Array<{ a: number[]; b: number[]; tB?: boolean; bias?: boolean }> = [
+  { a: [1, 100], b: [100, 70] },
+  { a: [5, 37], b: [33, 37], tB: true },
+  { a: [8, 64], b: [64, 96], bias: true },
+  { a: [9, 50], b: [50, 33] },
+  { a: [3, 4, 29], b: [29, 65], bias: true },
+  { a: [1, 12, 40], b: [70, 40], tB: true },
+  { a: [2, 300], b: [300, 20] }, // three staged chunks of A, a ragged last one
+  { a: [3, 257], b: [20, 257], tB: true },
+  { a: [32, 48], b: [48, 40] },
+];
+describeBackends('FAE WebGPU kernels: skinny matmul', () => {
+  let saved: ReturnType<typeof configureFaeWebGPUKernels>;
+  afterAll(() => {
+    unregisterFaeWebGPUKernels();
+    configureFaeWebGPUKernels(saved);
+  });
+  it('registers, taking every product with <= 32 rows', () => {
+    saved = configureFaeWebGPUKernels({});
+    configureFaeWebGPUKernels({ skinnyRows: 32, skinnyMinWeights: 0 });
+    expect(registerFaeWebGPUKernels()).toBe(true);
+  });
+  for (const [i, c] of SKINNY.entries()) {
+    it(`matches float64 at a ${c.a} x b ${c.b}${c.tB ? ' tB' : ''}${c.bias ? ' + bias, relu' : ''}`, async () => {
+      registerFaeWebGPUKernels();
+      const a = ref64.randomNd(c.a, 50 + i);
+      const b = ref64.randomNd(c.b, 60 + i);
+      const b2 = c.tB ? ref64.transpose(b, [1, 0]) : b;
+      const k = c.a.at(-1)!;
+      const rows = c.a.slice(0, -1).reduce((x, y) => x * y, 1);
+      let expected = ref64.matmul(ref64.reshape(a, [rows, k]), b2);
+      const n = expected.shape[1];
+      const [at, bt] = [ref64.toTensor(a), ref64.toTensor(b)];
+      let y: tf.Tensor;
+      if (c.bias) {
+        const bias = ref64.randomNd([n], 70 + i);
+        expected = ref64.map(ref64.addSuffix(expected, bias), (x) => Math.max(x, 0));
+        const bt2 = ref64.toTensor(bias);
+        y = tf.fused.matMul({ a: at, b: bt, transposeB: c.tB, bias: bt2, activation: 'relu' });
+        bt2.dispose();
+      } else y = tf.matMul(at, bt, false, c.tB);
+      expect(y.shape).toEqual([...c.a.slice(0, -1), n]);
+      await expectClose(y, expected.data, 1e-5);
+      tf.dispose([at, bt, y]);
+    });
+  }
+}, { backends: ['webgpu'] });

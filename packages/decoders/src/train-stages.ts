@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   AdamW, ConfigError, EMA, Rng, Trainer, cosineSchedule, isDataSource,
-  type Module, type StepContext, type TrainData, type TrainProgress,
+  type Module, type StepContext, type TrainData, type TrainProgress, type TrainerReplicas,
 } from '@fae/core';
 import type { FeatureBatch } from './feature-cache.js';
 import type { FeatureAutoEncoder } from './feature-autoencoder.js';
@@ -50,6 +50,8 @@ export interface StageOptions {
   onProgress?: (p: StageProgress) => void | Promise<void>;
   /** NaN/Inf guard (default true). */
   guard?: boolean;
+  /** Data-parallel replicas (core's Trainer option): `data` yields the global batch, each replica trains on its rows. */
+  replicas?: TrainerReplicas;
 }
 
 export interface StageResult {
@@ -120,6 +122,7 @@ async function runStage(o: StageOptions, spec: RunSpec): Promise<StageResult> {
       rng: new Rng(o.seed ?? 0),
       checkpoint: o.checkpoint ? { dir: o.checkpoint.dir, every: o.checkpoint.every, keep: o.checkpoint.keep, extra: { stage: spec.stage } } : undefined,
       guard: o.guard,
+      replicas: o.replicas,
       onProgress: o.onProgress ? async (p) => o.onProgress!({ ...p, stage: spec.stage, parts: await parts.read() }) : undefined,
     });
     if (o.checkpoint && (o.resume ?? true)) await trainer.resume();

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   AdamW, EMA, Module, Rng, Trainer, ConfigError, ShapeError, indexBatches,
-  type CheckpointOptions, type DataSource, type LrSchedule, type TrainData, type TrainProgress, type TrainResult,
+  type CheckpointOptions, type DataSource, type LrSchedule, type TrainData, type TrainerReplicas, type TrainProgress, type TrainResult,
 } from '@fae/core';
 import { flowMatchingLoss, type TimeSampling } from './flow-matching.js';
 import type { VelocityModel } from './velocity-model.js';
@@ -40,6 +40,8 @@ export interface DiffusionTrainerOptions {
   seed?: number;
   checkpoint?: CheckpointOptions;
   onProgress?: (p: TrainProgress) => void | Promise<void>;
+  /** Data-parallel replicas (core's Trainer option; label dropout draws per row, so equal to one process in distribution only). */
+  replicas?: TrainerReplicas;
 }
 
 export class DiffusionTrainer {
@@ -76,6 +78,7 @@ export class DiffusionTrainer {
       rng: new Rng(opts.seed ?? 0),
       checkpoint: opts.checkpoint,
       onProgress: opts.onProgress,
+      replicas: opts.replicas,
     });
   }
 

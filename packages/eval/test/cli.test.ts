@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { unlink } from 'node:fs/promises';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,6 +16,17 @@ function cli(args: string[]): { code: number; out: string; err: string } {
     cwd: PKG, encoding: 'utf8', timeout: 240_000,
   });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+/** The same, as a child process running alongside others. */
+function cliAsync(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((done) => {
+    const c = spawn(process.execPath, ['--import', 'tsx', '--import', './scripts/register-sources.mjs', 'src/cli/fae-eval.ts', ...args], { cwd: PKG });
+    let [out, err] = ['', ''];
+    c.stdout.on('data', (d) => (out += d));
+    c.stderr.on('data', (d) => (err += d));
+    c.on('close', (code) => done({ code: code ?? -1, out, err }));
+  });
 }
 
 let dir = '';
@@ -83,4 +95,52 @@ describeFixture('fae-eval on images (procedural Inception weights)', ['eval', 'i
     expect([report.precision, report.recall]).toEqual([1, 1]);
     expect((await loadStatisticsFile(join(dir, 'samples.npz'))).pool.count).toBe(3);
   }, 300_000);
+
+  it('stats --shard i/n in 2 processes merge (--shards) to the unsharded statistics; finished shards skipped, a lost one rerun alone', async () => {
+    const imgs = join(dir, 'imgs6');
+    await (await import('node:fs/promises')).mkdir(imgs);
+    for (let i = 0; i < 6; i++) {
+      const data = Uint8Array.from({ length: 24 * 20 * 3 }, (_, k) => (k * (i + 3) * 7 + i * 31) % 256);
+      await writeFile(join(imgs, `${i}.png`), encodePng({ width: 20, height: 24, channels: 3, data }));
+    }
+    const weights = join(fixture, 'weights.json');
+    const common = ['--weights', weights, '--backend', 'wasm', '--batch', '2', '--features', '--quiet'];
+    const shards = join(dir, 'shards');
+    const one = cli(['stats', imgs, ...common, '--out', join(dir, 'all6.npz')]);
+    expect(one.code, one.err).toBe(0);
+    const first = cli(['stats', imgs, ...common, '--shard', '0/2', '--out', shards]);
+    expect(first.code, first.err).toBe(0);
+    expect(JSON.parse(first.out)).toMatchObject({ shard: { index: 0, count: 2 }, range: [0, 2], total: 6, skipped: false });
+    const early = cli(['merge', join(dir, 'merged.npz'), '--shards', shards]);
+    expect(early.code).toBe(1);
+    expect(early.err).toMatch(/incomplete: 1 of 2 shards are not finished \(indices 1\)/);
+    // shard 1 and a rerun of shard 0, as two processes at once: the finished one is skipped
+    const [again, second] = await Promise.all([cliAsync(['stats', imgs, ...common, '--shard', '0/2', '--out', shards]), cliAsync(['stats', imgs, ...common, '--shard', '1/2', '--out', shards])]);
+    expect(again.code, again.err).toBe(0);
+    expect(second.code, second.err).toBe(0);
+    expect(JSON.parse(again.out).skipped).toBe(true);
+    expect(JSON.parse(second.out)).toMatchObject({ range: [2, 6], skipped: false });
+    const m = cli(['merge', join(dir, 'merged.npz'), '--shards', shards]);
+    expect(m.code, m.err).toBe(0);
+    expect(JSON.parse(m.out)).toMatchObject({ count: 6, total: 6, shards: 2, spatial: true });
+    const [ref, merged] = [await loadStatisticsFile(join(dir, 'all6.npz')), await loadStatisticsFile(join(dir, 'merged.npz'))];
+    expect(merged.pool.count).toBe(6);
+    expect(merged.activations!.data).toEqual(ref.activations!.data); // the same pool3 features, bit for bit
+    // mean / covariance: Chan's merge is exact in exact arithmetic; here float64 rounding apart
+    const maxAbs = (a: Float64Array, b?: Float64Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - (b ? b[i] : 0))), 0);
+    for (const k of ['pool', 'spatial'] as const) {
+      expect(maxAbs(merged[k]!.sigma, ref[k]!.sigma) / maxAbs(ref[k]!.sigma), k).toBeLessThan(1e-12);
+      expect(maxAbs(merged[k]!.mu, ref[k]!.mu) / maxAbs(ref[k]!.mu), k).toBeLessThan(1e-12);
+    }
+    expect(merged.shard).toBeUndefined();
+    // a lost shard reruns alone; a shard made with other options is refused at merge
+    await unlink(join(shards, 'stats-00001-of-00002.npz'));
+    const redo = cli(['stats', imgs, ...common, '--shard', '1/2', '--out', shards]);
+    expect(JSON.parse(redo.out).skipped).toBe(false);
+    const other = cli(['stats', imgs, ...common, '--no-spatial', '--shard', '1/2', '--out', shards]);
+    expect(other.code, other.err).toBe(0);
+    const bad = cli(['merge', join(dir, 'bad.npz'), '--shards', shards]);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/stats-00001-of-00002.npz was made with other options/);
+  }, 400_000);
 });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { describeBackends, describeFixture, expectClose, expectNoLeaks, ref64, ref64eval } from '@fae/testing';
 import { encodeSafetensors, parseSafetensors, StateDictError } from '@fae/core';
@@ -25,10 +26,15 @@ describeFixture('inception_fid fixture', ['eval', 'inception_fid'], (dir) => {
     // One Inception forward costs ~5.7 GFLOP; the cpu backend and webgpu on software Vulkan run one
     // image here (a 64x64 one, so the resize runs too; the 299 -> 299 identity is covered above);
     // wasm runs the whole fixture (FAE_EVAL_FULL=1: every backend). `npm run parity` runs it all.
-    it('matches every feature of the fixture to 1e-4', async () => {
+    // The sFID tap (Mixed_6d.branch1x1, first 7 channels, NHWC-flattened) against torch-fidelity's own
+    // module with a forward hook, made on the GPU machine by tools/testing/py/make_inception_sfid_fixture.py
+    // (test/fixtures/inception-sfid: the spatial outputs for this fixture's inputs, and how they were made).
+    const spatialFile = fileURLToPath(new URL('./fixtures/inception-sfid/spatial.safetensors', import.meta.url));
+    it('matches every feature of the fixture and the sFID tap to 1e-4', async () => {
       const rows = backend === 'wasm' || process.env.FAE_EVAL_FULL ? undefined : { 'input.images_0': [1] };
-      const outputs = await expectNoLeaks(() => runInceptionFixture(dir, { rowsFor: rows }));
-      expect(outputs.length).toBe(rows ? 6 : 12);
+      const outputs = await expectNoLeaks(() => runInceptionFixture(dir, { rowsFor: rows, spatialFile }));
+      expect(outputs.length).toBe(rows ? 7 : 14);
+      expect(outputs.filter((o) => o.name.endsWith(' spatial'))).toHaveLength(rows ? 1 : 2);
       for (const o of outputs) expect(o.rel, `${o.name}: rel ${o.rel}`).toBeLessThanOrEqual(1e-4);
     });
   });

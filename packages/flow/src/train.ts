@@ -83,6 +83,8 @@ export interface FlowTrainerOptions extends FlowLossOptions {
   seed?: number;
   onProgress?: TrainerOptions<FlowBatch>['onProgress'];
   checkpoint?: TrainerOptions<FlowBatch>['checkpoint'];
+  /** Data-parallel replicas (core's Trainer option). */
+  replicas?: TrainerOptions<FlowBatch>['replicas'];
 }
 
 /** A core Trainer with upstream TARFlow's optimiser settings. Dispose `optimizer` when done. */
@@ -103,6 +105,7 @@ export function createFlowTrainer(o: FlowTrainerOptions): { trainer: Trainer<Flo
     rng: new Rng(o.seed ?? 0),
     onProgress: o.onProgress,
     checkpoint: o.checkpoint,
+    replicas: o.replicas,
   });
   return { trainer, optimizer };
 }

@@ -6,6 +6,7 @@
 # against. Then run (device tool, carry ['.device']):
 #   bash tools/bench/device/run-gpu.sh            # full size
 #   bash tools/bench/device/run-gpu.sh --quick    # tiny configs (a smoke run)
+#   bash tools/bench/device/run-int8.sh           # issue #19: W8A8 vs fp32 vs PyTorch bf16 / _int_mm
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 mkdir -p .device
@@ -20,11 +21,15 @@ import { resolve } from 'node:path';
 const root = process.cwd();
 const version = (p) => JSON.parse(readFileSync(resolve(root, 'node_modules', p, 'package.json'), 'utf8')).version;
 const versions = Object.fromEntries(['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'webgpu'].map((p) => [p, version(p)]));
-await build({
-  entryPoints: ['tools/bench/src/gpu-bench.ts'],
+// gpu-bench.mjs; int8-bench.mjs (issue #19: node .device/int8-bench.mjs --out \$OUT), same options
+for (const name of ['gpu-bench', 'int8-bench']) await build({
+  entryPoints: ['tools/bench/src/' + name + '.ts'],
   bundle: true, platform: 'node', format: 'esm', target: 'node22',
-  outfile: '.device/gpu-bench.mjs',
+  outfile: '.device/' + name + '.mjs',
   external: ['webgpu', 'onnxruntime-node'],
+  // the @fae/* package.json sideEffects lists name dist bundles; from the sources esbuild would drop the
+  // side-effect imports (core's gradient + chained-op registrations, each package's component registry)
+  ignoreAnnotations: true,
   alias: Object.fromEntries(['core','encoders','adapter','decoders','diffusion','flow','eval'].map((p) => ['@fae/' + p, resolve(root, 'packages', p, 'src', 'index.ts')])),
   define: { 'process.env.FAE_BENCH_VERSIONS': JSON.stringify(JSON.stringify(versions)) },
   banner: { js: \"import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);\" },
@@ -56,7 +61,14 @@ if ! ls .device/debs/*.deb >/dev/null 2>&1; then
   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64 -oAPT::Sandbox::User=root'
   apt-get $o update -qq && (cd .device/debs && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
 fi
+# the CPU-profile summariser (node --cpu-prof runs of gpu-bench, issue #18)
+node --input-type=module -e "
+import { build } from 'esbuild';
+await build({ entryPoints: ['tools/bench/src/cpu-profile-summary.ts'], bundle: true, platform: 'node', format: 'esm', target: 'node22', outfile: '.device/cpu-profile-summary.mjs', logLevel: 'warning' });
+"
 cp tools/bench/py/torch_bench.py tools/bench/py/torch_models.py tools/bench/py/model_shapes.py .device/
+# reference-making scripts that need torch (the sFID tap, real torch.save files in both formats)
+cp tools/testing/py/make_inception_sfid_fixture.py tools/testing/py/make_torch_save_files.py .device/
 # The tfjs side's model shapes; torch_bench.py --check-shapes refuses to run if its own differ.
 node --import tsx --import ./tools/bench/src/use-sources.mjs tools/bench/src/model-shapes.ts > .device/model-shapes.json
 du -sh .device/* && du -sh .device

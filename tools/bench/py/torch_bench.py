@@ -5,8 +5,10 @@ events (median of repeats after warm-up), in fp32 with TF32 off, TF32, and bf16 
     as the tfjs side's tools/bench/src/model-shapes.ts: --check-shapes compares them, and every
     model's parameter count is checked against the tfjs presets' count).
 Usage: python3 torch_bench.py [--out DIR] [--quick] [--check-shapes model-shapes.json]
-                              [--device cuda|cpu] [--modes fp32,tf32,bf16] [--no-micro] [--no-models]
-(--device cpu --quick is a local smoke test of this script; its numbers mean nothing.)"""
+                              [--device cuda|cpu] [--modes fp32,tf32,bf16] [--no-micro] [--no-models] [--int8]
+(--device cpu --quick is a local smoke test of this script; its numbers mean nothing.)
+--int8 (issue #19) adds `int8` to torch.json: torch._int_mm (int8 x int8 -> int32), the same plus a
+dequantising epilogue, and bf16 / fp32 matmul on the shapes of tools/bench/src/int8-bench.ts."""
 import argparse
 import contextlib
 import datetime
@@ -30,6 +32,7 @@ ap.add_argument('--modes', default='fp32,tf32,bf16')
 ap.add_argument('--check-shapes', default=None, help="model-shapes.json from tools/bench/src/model-shapes.ts: abort unless equal to SHAPES")
 ap.add_argument('--no-micro', action='store_true')
 ap.add_argument('--no-models', action='store_true')
+ap.add_argument('--int8', action='store_true', help='also time torch._int_mm and bf16 matmul on the int8-bench shapes')
 args = ap.parse_args()
 dev = args.device
 cuda = dev.startswith('cuda')
@@ -136,6 +139,50 @@ def micro(mode):
     return res
 
 
+# int8-bench.ts's GEMM shapes: (name, M tokens, K in, N out); torch._int_mm needs M > 16 and K, N multiples of 8.
+INT8_SHAPES = [('256^3', 256, 256, 256), ('ragged 304 x 136 -> 200', 304, 136, 200)] if args.quick else [
+    ('4096^3', 4096, 4096, 4096),
+    ('DINOv2-B fc1, batch 32 (8224 tokens)', 8224, 768, 3072),
+    ('DINOv2-B fc2', 8224, 3072, 768),
+    ('FAE pixel decoder (ViT-L) fc1, batch 8', 2048, 1024, 4096),
+    ('LightningDiT-XL qkv, batch 64 + CFG (32768 tokens)', 32768, 1152, 3456),
+    ('LightningDiT-XL fc1', 32768, 1152, 4608),
+    ('LightningDiT-XL fc2', 32768, 4608, 1152),
+]
+
+
+def int8_micro():
+    """torch._int_mm, _int_mm + dequant (per-token x per-channel scales, bias), bf16 and fp32 (no TF32) matmul."""
+    set_mode('fp32')
+    res = []
+    for name, m, k, n in INT8_SHAPES:
+        ops = 2 * m * n * k
+        row = {'name': name, 'm': m, 'k': k, 'n': n}
+        a8 = torch.randint(-127, 128, (m, k), dtype=torch.int8, device=dev)
+        b8 = torch.randint(-127, 128, (k, n), dtype=torch.int8, device=dev)
+        sa, sb, bias = torch.rand(m, device=dev), torch.rand(n, device=dev), torch.randn(n, device=dev)
+        x, w = torch.randn(m, k, device=dev), torch.randn(k, n, device=dev)
+        xb, wb = x.bfloat16(), w.bfloat16()
+        cases = {
+            'torch._int_mm (int32 out)': lambda: torch._int_mm(a8, b8),
+            'torch._int_mm + dequant + bias': lambda: torch._int_mm(a8, b8).float() * sa[:, None] * sb[None, :] + bias,
+            'bf16 matmul': lambda: xb @ wb,
+            'fp32 matmul (no TF32)': lambda: x @ w,
+        }
+        for label, fn in cases.items():
+            try:
+                ms = timed(fn, iters=10, warmup=3)
+                row[label] = {'ms': ms, 'tops': ops / ms / 1e9}
+            except Exception as e:  # e.g. _int_mm unsupported on this device/shape
+                row[label] = {'error': str(e).split('\n')[0]}
+        res.append(row)
+        print(f"[torch] int8 {name}: " + ', '.join(f"{k2} {v['ms']:.3f} ms" if 'ms' in v else f"{k2} error" for k2, v in row.items() if isinstance(v, dict)), file=sys.stderr)
+        del a8, b8, x, w, xb, wb
+        if cuda:
+            torch.cuda.empty_cache()
+    return res
+
+
 def workload(s):
     """Builds the model of shapes `s`; returns run(mode) doing one timed call's work."""
     torch.manual_seed(0)
@@ -208,6 +255,8 @@ if not args.no_models:
     for m, rows in models(modes).items():
         results[m] += rows
 
+int8_rows = int8_micro() if args.int8 else None
+
 cpu = platform.processor() or platform.machine()
 try:
     cpu = next(line.split(':', 1)[1].strip() for line in open('/proc/cpuinfo') if line.startswith('model name'))
@@ -220,6 +269,8 @@ report = {
     'attention': 'F.scaled_dot_product_attention' if hasattr(torch.nn.functional, 'scaled_dot_product_attention') else 'eager softmax',
     'modes': results,
 }
+if int8_rows is not None:
+    report['int8'] = int8_rows
 os.makedirs(args.out, exist_ok=True)
 json.dump(report, open(os.path.join(args.out, 'torch.json'), 'w'), indent=2)
 print(f"\nPyTorch {torch.__version__} on {report['device']} (model attention: {report['attention']})")
@@ -229,3 +280,9 @@ for i, r in enumerate(results[modes[0]]):
     rate = f"{r['rate']:.1f} {r['unit']}" if 'rate' in r else (f"{r['gflops']:.0f} GFLOP/s" if 'gflops' in r else '')
     times = ' | '.join('%.3f' % results[m][i]['ms'] for m in modes)
     print(f"| {r['name']} | {times} | {rate} |")
+if int8_rows:
+    labels = [k for k in int8_rows[0] if isinstance(int8_rows[0][k], dict)]
+    print(f"\n| int8 shape (M x K x N) | {' | '.join(labels)} |\n| --- |{' --- |' * len(labels)}")
+    for r in int8_rows:
+        cells = ' | '.join(f"{r[k]['ms']:.3f} ms ({r[k]['tops']:.1f} TOPS)" if 'ms' in r[k] else 'error' for k in labels)
+        print(f"| {r['name']} ({r['m']} x {r['k']} x {r['n']}) | {cells} |")

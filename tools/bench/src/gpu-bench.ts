@@ -4,7 +4,9 @@
 // shapes in the same call (tools/bench/device/run-gpu.sh runs both); when its torch.json is in the
 // output folder, a side-by-side table follows.
 //   node gpu-bench.mjs [--quick] [--out DIR] [--kernels fae|tfjs] [--updates fused|ops] [--only NAME] [--profile] [--no-models]
-//                      [--matmul vec4|scalar] [--tile-k 8|16] [--sweep]
+//                      [--matmul vec4|scalar] [--tile-k 8|16] [--sweep] [--split-reduce off] [--tfjs-flag NAME=VALUE]...
+//                      [--uploads tfjs] [--dawn-option OPTION]... [--skinny off]
+// --cpu-profile: V8 CPU profiles of three warm calls per workload (cpuprof/ under --out; cpu-profile-summary.ts).
 // --profile: per-kernel GPU time (timestamp queries, gpu-profile.ts) of one more call of every
 // workload: kernel count, GPU ms, wall ms, largest kernel groups (table + `profile` in the JSON);
 // --matmul / --tile-k: which FAE matmul kernel (matmul-select.ts; before/after comparisons);
@@ -19,12 +21,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { configureFaeWebGPUKernels, initBackend, installNodeWebGPU, registerFaeWebGPUKernels, unregisterFusedUpdateKernels } from '@fae/core';
+import { SPLIT_REDUCE_POLICY, configureFaeWebGPUKernels, initBackend, uninstallQueueUploads, installNodeWebGPU, registerFaeWebGPUKernels, unregisterFusedUpdateKernels } from '@fae/core';
 import { restartWithSoftwareVulkan } from './script.js';
 import { machineInfo } from './machine.js';
 import { modelBenchmarks } from './model-workloads.js';
 import { VitBlock, readOneElement, timeIt, vitBlockFlops, type Timing } from './workloads.js';
 import { PROFILE_HEADER, profileGpu, profileLine, type GpuProfile } from './gpu-profile.js';
+import { recordCpuProfile } from './cpu-profile.js';
 
 // Dawn finds lavapipe only through the environment the process starts with.
 restartWithSoftwareVulkan();
@@ -40,7 +43,7 @@ const onlyIdx = process.argv.indexOf('--only');
 const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : undefined;
 const skip = process.argv.indexOf('--skip') > 0 ? process.argv[process.argv.indexOf('--skip') + 1] : undefined;
 const argOf = (name: string) => (process.argv.indexOf(name) > 0 ? process.argv[process.argv.indexOf(name) + 1] : undefined);
-const matmul = (argOf('--matmul') ?? 'scalar') as 'vec4' | 'scalar'; // the library's default
+const matmul = (argOf('--matmul') ?? 'vec4') as 'vec4' | 'scalar'; // the library's default
 const tileK = Number(argOf('--tile-k') ?? 16) as 8 | 16;
 const profile = process.argv.includes('--profile');
 
@@ -50,19 +53,55 @@ function timeGpu(name: string, fn: () => tf.Tensor | tf.Tensor[], opts: { iters?
 }
 
 // Dawn quantizes timestamps by default (coarse per-kernel times): off for profiling.
-await installNodeWebGPU(profile ? { dawnOptions: ['disable-dawn-features=timestamp_quantization'] } : {});
+// --dawn-option OPTION (repeatable): options for the webgpu package's create(), e.g. Dawn toggles
+// 'enable-dawn-features=skip_validation,disable_robustness'
+const dawnOptions = process.argv.flatMap((a, i) => (a === '--dawn-option' && process.argv[i + 1] ? [process.argv[i + 1]] : []));
+await installNodeWebGPU({ dawnOptions: [...dawnOptions, ...(profile ? ['disable-dawn-features=timestamp_quantization'] : [])] });
 await import('@tensorflow/tfjs-backend-webgpu'); // bundled; registers the backend now that navigator.gpu exists
 const info = await initBackend('webgpu', { webgpuKernels: 'tfjs' });
 if (kernels === 'fae') {
   if (!registerFaeWebGPUKernels()) throw new Error('could not register FAE WebGPU kernels');
 }
 if (updates === 'ops') unregisterFusedUpdateKernels('webgpu');
+// --uploads tfjs: tfjs's own upload path (staging buffers) instead of FAE's queue.writeBuffer one (before/after)
+const uploads = argOf('--uploads') ?? 'fae';
+if (uploads === 'tfjs') uninstallQueueUploads(tf.backend() as any);
 configureFaeWebGPUKernels({ matmul, vec4TileK: tileK });
+// --skinny off: no skinny matmul (matmul-skinny.ts): tfjs's kernel for products of <= 32 rows (before/after)
+const skinny = argOf('--skinny') !== 'off';
+if (!skinny) configureFaeWebGPUKernels({ skinnyRows: 0 });
+// --split-reduce off: tfjs's one-pass Sum/Mean everywhere (before/after for reduce-split.ts)
+const splitReduce = argOf('--split-reduce') !== 'off';
+if (!splitReduce) SPLIT_REDUCE_POLICY.minInner = Infinity;
+// --tfjs-flag NAME=VALUE (repeatable): tfjs environment flags, e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64
+// (how many dispatches tfjs-webgpu records before it submits; tfjs's default 15)
+const tfjsFlags: Record<string, number | boolean> = {};
+process.argv.forEach((a, i) => {
+  if (a !== '--tfjs-flag') return;
+  const [name, value] = (process.argv[i + 1] ?? '').split('=');
+  const v = value === 'true' ? true : value === 'false' ? false : Number(value);
+  if (!name || (typeof v === 'number' && !Number.isFinite(v))) throw new Error(`--tfjs-flag wants NAME=VALUE, got '${process.argv[i + 1]}'`);
+  tf.env().set(name, v);
+  tfjsFlags[name] = v;
+});
 type Row = Timing & { profile?: GpuProfile };
+
+const cpuProfile = process.argv.includes('--cpu-profile');
+const cpuProfileDir = cpuProfile ? join(outDir, `cpuprof-${kernels}${kernels === 'fae' ? `-${matmul}` : ''}`) : undefined;
+/** Three more calls of `fn` under the CPU profiler (cpu-profile.ts). */
+async function recordCpu(name: string, fn: () => tf.Tensor | tf.Tensor[]): Promise<void> {
+  await recordCpuProfile(cpuProfileDir!, name, async () => {
+    const out = fn();
+    const list = Array.isArray(out) ? out : [out];
+    await readOneElement(list);
+    tf.dispose(list);
+  });
+}
 const results: Row[] = [];
-/** Times `fn`, then (--profile) profiles one more call. */
+/** Times `fn`, then (--profile) profiles one more call, then (--cpu-profile) records the CPU of three more. */
 async function timeAndProfile(name: string, fn: () => tf.Tensor | tf.Tensor[], opts: { iters?: number; flops?: number } = {}): Promise<Row> {
   const r: Row = await timeGpu(name, fn, opts);
+  if (cpuProfile) await recordCpu(name, fn);
   if (profile) {
     r.profile = await profileGpu(async () => {
       const out = fn();
@@ -118,11 +157,12 @@ if (process.argv.includes('--sweep')) {
   process.exit(0);
 }
 const machine = machineInfo(['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'webgpu']);
-const variant = kernels === 'fae' ? `-${matmul}${matmul === 'vec4' ? tileK : ''}` : '';
+const flagTag = Object.entries(tfjsFlags).map(([k, v]) => `-${k.toLowerCase()}-${v}`).join('') + (uploads === 'tfjs' ? '-tfjs-uploads' : '') + (skinny ? '' : '-no-skinny') + dawnOptions.map((o) => `-${o.replace(/[^a-z0-9]+/gi, '_')}`).join('');
+const variant = (kernels === 'fae' ? `-${matmul}${matmul === 'vec4' ? tileK : ''}${splitReduce ? '' : '-one-pass-reduce'}` : '') + flagTag;
 const reportFile = join(outDir, `webgpu-${kernels}${variant}${updates === 'ops' ? '-ops-updates' : ''}${only ? '-only' : ''}${profile ? '-profile' : ''}${quick ? '-quick' : ''}.json`);
 /** Writes the JSON so far (after every workload: a run cut short keeps what it measured). */
 function writeReport(): void {
-  const report = { engine: 'tfjs', backend: info.backend, adapter: info.adapter, features: info.features, kernels, matmul: kernels === 'fae' ? { matmul, tileK } : undefined, updates, only, skip, quick, profile, machine, results };
+  const report = { engine: 'tfjs', backend: info.backend, adapter: info.adapter, features: info.features, kernels, matmul: kernels === 'fae' ? { matmul, tileK } : undefined, splitReduce: kernels === 'fae' ? splitReduce : undefined, skinny, tfjsFlags, uploads, dawnOptions, updates, only, skip, quick, profile, machine, results };
   mkdirSync(outDir, { recursive: true });
   writeFileSync(`${reportFile}.tmp`, JSON.stringify(report, null, 2));
   renameSync(`${reportFile}.tmp`, reportFile);
@@ -153,7 +193,7 @@ block.dispose();
 writeReport();
 
 if (!process.argv.includes('--no-models')) {
-  for (const w of modelBenchmarks({ gpu: true, quick, only, skip, profile })) {
+  for (const w of modelBenchmarks({ gpu: true, quick, only, skip, profile, cpuProfileDir })) {
     try {
       const r = await w();
       console.error(`[bench] ${r.name}: ${r.ms.toFixed(2)} ms (${r.note})${r.profile ? `; profile: ${r.profile.kernels} kernels, ${r.profile.gpuMs.toFixed(1)} ms GPU` : ''}`);
@@ -168,7 +208,7 @@ if (!process.argv.includes('--no-models')) {
 
 const num = (v: number | undefined, digits: number) => (v === undefined || Number.isNaN(v) ? '' : v.toFixed(digits));
 const rate = (r: { rate?: number; unit?: string }) => (r.rate ? `${num(r.rate, r.rate < 10 ? 2 : 1)} ${r.unit}` : '');
-console.log(`\ntfjs-webgpu (${kernels} kernels${kernels === 'fae' ? `, ${matmul} matmul${matmul === 'vec4' ? ` BK${tileK}` : ''}` : ''}, ${updates} optimizer updates) on ${info.adapter}; ${machine.cpu}, ${machine.cores} cores; Node ${machine.node}, tfjs ${machine.versions['@tensorflow/tfjs-core']}, webgpu ${machine.versions.webgpu}; ${machine.date}`);
+console.log(`\ntfjs-webgpu (${kernels} kernels${kernels === 'fae' ? `, ${matmul} matmul${matmul === 'vec4' ? ` BK${tileK}` : ''}` : ''}, ${updates} optimizer updates${kernels === 'fae' && !splitReduce ? ', one-pass reduce' : ''}${flagTag ? `, flags ${JSON.stringify(tfjsFlags)}` : ''}) on ${info.adapter}; ${machine.cpu}, ${machine.cores} cores; Node ${machine.node}, tfjs ${machine.versions['@tensorflow/tfjs-core']}, webgpu ${machine.versions.webgpu}; ${machine.date}`);
 console.log('| workload | ms | rate | GFLOP/s |\n| --- | --- | --- | --- |');
 for (const r of results) console.log(`| ${r.name} | ${Number.isNaN(r.ms) ? r.note : num(r.ms, 2)} | ${rate(r)} | ${num(r.gflops, r.gflops !== undefined && r.gflops < 10 ? 2 : 0)} |`);
 

@@ -3,7 +3,7 @@
 // weights, times one call with timeIt and frees everything. An entry that fails throws an error with
 // `workload` set, so the benchmark table says what was skipped and why.
 import * as tf from '@tensorflow/tfjs-core';
-import { AdamW, computeGrads, disposeGrads, withSeededRandom } from '@fae/core';
+import { AdamW, computeGrads, disposeGrads, withSeededRandom, type Module } from '@fae/core';
 import { createBackbone } from '@fae/encoders';
 import { FeatureAutoEncoder, FeatureDecoder, PixelDecoder } from '@fae/decoders';
 import { LightningDiT, guidedVelocity } from '@fae/diffusion';
@@ -12,32 +12,38 @@ import { modelFlops, modelRate } from './model-flops.js';
 import { modelShapes, modelSpecs, type ModelSpec, type Shapes, type Target } from './model-shapes.js';
 import { oneElement, readAll, readOneElement, timeIt, type Timing } from './timing.js';
 import { profileGpu, type GpuProfile } from './gpu-profile.js';
+import { recordCpuProfile } from './cpu-profile.js';
 
 type Call = () => tf.Tensor | tf.Tensor[] | Promise<tf.Tensor | tf.Tensor[]>;
 
 /** A built workload: the call to time and what to free afterwards. */
-interface Built {
+export interface Built {
   call: Call;
   dispose: () => void;
+  /** The models the call runs (int8-bench.ts quantises their Linears). */
+  modules: Module[];
+  /** The models' own output where `call` adds to it (the DiT step returns x + v ds; this returns v), for accuracy comparisons. */
+  output?: Call;
 }
 
 const SEED = 1234;
 
 
-function build(spec: ModelSpec, sh: Shapes): Built {
+/** Builds one workload (seeded random weights). */
+export function buildWorkload(spec: ModelSpec, sh: Shapes): Built {
   const rnd = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
   switch (spec.kind) {
     case 'dinov2_encode': {
       const model = withSeededRandom(SEED, () => createBackbone(spec.configJson, spec.label)).eval();
       const px = rnd([spec.batch, spec.image, spec.image, 3], 1); // [B, H, W, 3] preprocessed pixels
-      return { call: () => model.features(px), dispose: () => (px.dispose(), model.dispose()) }; // -> [B, h, w, D]
+      return { call: () => model.features(px), dispose: () => (px.dispose(), model.dispose()), modules: [model] }; // -> [B, h, w, D]
     }
     case 'fae_decode': {
       const fd = withSeededRandom(SEED, () => new FeatureDecoder(spec.featureDecoder)).eval();
       const pd = withSeededRandom(SEED + 1, () => new PixelDecoder(spec.pixelDecoder)).eval();
       const g = spec.featureDecoder.gridSize;
       const z = rnd([spec.batch, g, g, spec.featureDecoder.latentChannels], 2); // [B, h, w, c]
-      return { call: () => tf.tidy(() => pd.forward(fd.forward(z))), dispose: () => (z.dispose(), fd.dispose(), pd.dispose()) }; // -> [B, H, W, 3]
+      return { call: () => tf.tidy(() => pd.forward(fd.forward(z))), dispose: () => (z.dispose(), fd.dispose(), pd.dispose()), modules: [fd, pd] }; // -> [B, H, W, 3]
     }
     case 'dit_step': {
       const model = new LightningDiT(spec.config, { seed: SEED });
@@ -49,6 +55,8 @@ function build(spec: ModelSpec, sh: Shapes): Built {
       return {
         call: () => tf.tidy(() => tf.add(x, tf.mul(velocity(x, s, s), sNext - s))), // Euler: [B, h, w, c]
         dispose: () => (tf.dispose([x, labels]), model.dispose()),
+        modules: [model],
+        output: () => velocity(x, s, s), // guided velocity [B, h, w, c]
       };
     }
     case 'tarflow_sample': {
@@ -59,6 +67,7 @@ function build(spec: ModelSpec, sh: Shapes): Built {
       return {
         call: () => sample({ model, labels, noise, guidance: 0, yieldEveryMs: 0 }), // -> [B, h, w, c]
         dispose: () => (noise.dispose(), model.dispose()),
+        modules: [model],
       };
     }
     case 'fae_train': {
@@ -81,13 +90,14 @@ function build(spec: ModelSpec, sh: Shapes): Built {
           return [loss, oneElement(last)];
         },
         dispose: () => (features.dispose(), optimizer.dispose(), fae.dispose()),
+        modules: [fae],
       };
     }
   }
 }
 
 /** Runs one workload: build, time, free; notes a tensor leak if one shows. */
-async function runWorkload(spec: ModelSpec, target: Target, profile: boolean): Promise<Timing & { profile?: GpuProfile }> {
+async function runWorkload(spec: ModelSpec, target: Target, profile: boolean, cpuProfileDir?: string): Promise<Timing & { profile?: GpuProfile }> {
   const sh = modelShapes(spec);
   const flops = modelFlops(sh);
   const { items, unit } = modelRate(sh);
@@ -95,12 +105,21 @@ async function runWorkload(spec: ModelSpec, target: Target, profile: boolean): P
   let built: Built | null = null;
   try {
     const t0 = performance.now();
-    built = build(spec, sh);
+    built = buildWorkload(spec, sh);
     const buildMs = performance.now() - t0;
     const settle = target === 'gpu' ? readOneElement : readAll;
     const r = await timeIt(sh.name, built.call, { warmup: spec.warmup, iters: spec.iters, flops, settle });
-    // --profile (GPU): per-kernel GPU time of one more call (gpu-profile.ts)
     const call = built.call;
+    // --cpu-profile: the main thread's CPU over three more calls (cpu-profile.ts)
+    if (cpuProfileDir) {
+      await recordCpuProfile(cpuProfileDir, sh.name, async () => {
+        const out = await call();
+        const list = Array.isArray(out) ? out : [out];
+        await settle(list);
+        tf.dispose(list);
+      });
+    }
+    // --profile (GPU): per-kernel GPU time of one more call (gpu-profile.ts)
     const prof = profile ? await profileGpu(async () => {
       const out = await call();
       const list = Array.isArray(out) ? out : [out];
@@ -123,8 +142,8 @@ async function runWorkload(spec: ModelSpec, target: Target, profile: boolean): P
  * The model workloads of a target ('gpu': issue #10, 'cpu': issue #11); `quick`: tiny configs, batch 1;
  * `only`: those whose name contains it; `profile` (gpu): a per-kernel GPU profile of one more call.
  */
-export function modelBenchmarks(opts: { gpu?: boolean; quick?: boolean; only?: string; skip?: string; profile?: boolean } = {}): Array<() => Promise<Timing & { profile?: GpuProfile }>> {
+export function modelBenchmarks(opts: { gpu?: boolean; quick?: boolean; only?: string; skip?: string; profile?: boolean; cpuProfileDir?: string } = {}): Array<() => Promise<Timing & { profile?: GpuProfile }>> {
   const target: Target = opts.gpu ? 'gpu' : 'cpu';
   const specs = modelSpecs(target, opts.quick ? 'quick' : 'full').filter((spec) => (!opts.only || modelShapes(spec).name.includes(opts.only)) && (!opts.skip || !modelShapes(spec).name.includes(opts.skip)));
-  return specs.map((spec) => () => runWorkload(spec, target, !!opts.profile && target === 'gpu'));
+  return specs.map((spec) => () => runWorkload(spec, target, !!opts.profile && target === 'gpu', opts.cpuProfileDir));
 }

@@ -2,7 +2,41 @@
 // programmatically: MatMul, Add, Mul, LayerNormalization, Softmax, Transpose, Reshape, Erf, Gather.
 // Field numbers follow onnx.proto (ModelProto, GraphProto, NodeProto, TensorProto, ValueInfoProto).
 
-type Bytes = number[];
+/**
+ * A growing protobuf message: small fields as bytes, large payloads (initializer data) and nested
+ * messages as chunks, so a 300 MB model never becomes one JS array (V8 caps array lengths).
+ */
+class Bytes {
+  private readonly chunks: Uint8Array[] = [];
+  private pending: number[] = [];
+  length = 0;
+  push(...bytes: number[]): void {
+    for (const b of bytes) this.pending.push(b);
+    this.length += bytes.length;
+  }
+  append(data: Uint8Array | Bytes): void {
+    this.flush();
+    if (data instanceof Bytes) {
+      data.flush();
+      this.chunks.push(...data.chunks);
+    } else this.chunks.push(data);
+    this.length += data.length;
+  }
+  private flush(): void {
+    if (this.pending.length) this.chunks.push(Uint8Array.from(this.pending));
+    this.pending = [];
+  }
+  toUint8Array(): Uint8Array {
+    this.flush();
+    const out = new Uint8Array(this.length);
+    let at = 0;
+    for (const c of this.chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  }
+}
 
 function varint(n: number | bigint, out: Bytes): void {
   let v = BigInt(n);
@@ -18,7 +52,7 @@ const key = (field: number, wire: number, out: Bytes) => varint((field << 3) | w
 function bytesField(field: number, data: Uint8Array | Bytes, out: Bytes): void {
   key(field, 2, out);
   varint(data.length, out);
-  for (const b of data) out.push(b);
+  out.append(data);
 }
 const str = (field: number, s: string, out: Bytes) => bytesField(field, new TextEncoder().encode(s), out);
 function int(field: number, n: number | bigint, out: Bytes): void {
@@ -51,13 +85,13 @@ export interface OnnxIO {
 }
 
 function node(n: OnnxNode, i: number): Bytes {
-  const out: Bytes = [];
+  const out = new Bytes();
   for (const x of n.inputs) str(1, x, out);
   for (const y of n.outputs) str(2, y, out);
   str(3, `${n.op}_${i}`, out);
   str(4, n.op, out);
   for (const [name, v] of Object.entries(n.attrs ?? {})) {
-    const a: Bytes = [];
+    const a = new Bytes();
     str(1, name, a);
     if (typeof v === 'object' && !Array.isArray(v)) {
       float32(2, v.f, a);
@@ -75,7 +109,7 @@ function node(n: OnnxNode, i: number): Bytes {
 }
 
 function tensor(t: OnnxInitializer): Bytes {
-  const out: Bytes = [];
+  const out = new Bytes();
   for (const d of t.dims) int(1, d, out);
   if (t.float) {
     int(2, 1, out); // FLOAT
@@ -91,18 +125,18 @@ function tensor(t: OnnxInitializer): Bytes {
 }
 
 function valueInfo(io: OnnxIO): Bytes {
-  const shape: Bytes = [];
+  const shape = new Bytes();
   for (const d of io.dims) {
-    const dim: Bytes = [];
+    const dim = new Bytes();
     int(1, d, dim);
     bytesField(1, dim, shape);
   }
-  const tensorType: Bytes = [];
+  const tensorType = new Bytes();
   int(1, 1, tensorType); // FLOAT
   bytesField(2, shape, tensorType);
-  const type: Bytes = [];
+  const type = new Bytes();
   bytesField(1, tensorType, type);
-  const out: Bytes = [];
+  const out = new Bytes();
   str(1, io.name, out);
   bytesField(2, type, out);
   return out;
@@ -121,19 +155,19 @@ export function randomInitializerValues(n: number, seed: number, scale = 0.05): 
 
 /** Serialises a single-graph ONNX model (opset `opset`, default domain). */
 export function buildOnnxModel(graph: { nodes: OnnxNode[]; initializers: OnnxInitializer[]; inputs: OnnxIO[]; outputs: OnnxIO[] }, opset = 17): Uint8Array {
-  const g: Bytes = [];
+  const g = new Bytes();
   graph.nodes.forEach((n, i) => bytesField(1, node(n, i), g));
   str(2, 'fae_bench', g);
   for (const t of graph.initializers) bytesField(5, tensor(t), g);
   for (const x of graph.inputs) bytesField(11, valueInfo(x), g);
   for (const y of graph.outputs) bytesField(12, valueInfo(y), g);
-  const m: Bytes = [];
+  const m = new Bytes();
   int(1, 8, m); // ir_version 8
   str(2, 'fae-bench', m);
   bytesField(7, g, m);
-  const opsetId: Bytes = [];
+  const opsetId = new Bytes();
   str(1, '', opsetId);
   int(2, opset, opsetId);
   bytesField(8, opsetId, m);
-  return Uint8Array.from(m);
+  return m.toUint8Array();
 }

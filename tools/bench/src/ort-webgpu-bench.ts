@@ -5,8 +5,9 @@
 //   node ort-webgpu-bench.mjs [--quick] [--out DIR]
 // Needs onnxruntime-web (not a dependency of the repository: tools/bench/device/prepare.sh --ort
 // installs it into .device/ and bundles this script).
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { dinov2Graph, vitBlockGraph } from './ort-webgpu-graphs.js';
 import { vitBlockFlops } from './model-flops.js';
 
@@ -31,6 +32,12 @@ queueProto.writeBuffer = function (buf: unknown, off: number, data: any, dataOff
 };
 const keepAlive = setInterval(() => {}, 1000); // Dawn's callbacks need a live event loop
 const ort = await import('onnxruntime-web/webgpu' as string);
+// ort-web fetches its .wasm beside the bundle by URL, and with threads its .mjs too (to start workers
+// from a blob), and Node's fetch has no file: URLs ("fetch failed" on Node 22, where SharedArrayBuffer
+// makes it pick threads): hand it the bytes and one thread (the work runs on the GPU either way).
+const ortDist = dirname(fileURLToPath(import.meta.resolve('onnxruntime-web/webgpu')));
+ort.env.wasm.wasmBinary = readFileSync(join(ortDist, 'ort-wasm-simd-threaded.asyncify.wasm'));
+ort.env.wasm.numThreads = 1;
 
 interface Row {
   name: string;

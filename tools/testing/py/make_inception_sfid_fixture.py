@@ -11,22 +11,58 @@ What the tap is (read from the sources, see packages/eval/README.md):
 
 Usage (the GPU machine has torch; torch_fidelity is imported from an installed copy or from --tf-src,
 a folder holding upstream's torch_fidelity/ sources; only the Inception module and its helpers load):
-  python3 make_inception_sfid_fixture.py --src <inception_fid fixture dir> --out <new fixture dir> [--tf-src DIR]
-Writes weights.json (copied), io.safetensors (the inputs, every torch-fidelity feature and `spatial` per
-input) and meta.json. Checks first that the procedural weights reproduce the source fixture's outputs.
+  python3 make_inception_sfid_fixture.py --src <inception_fid fixture dir> --out <dir> [--tf-src DIR]
+Writes into --out only what the source fixture lacks: spatial.safetensors (`output.<i>.spatial` per input
+of the source fixture, float32 [B, 2023]) and meta.json. The inputs and weights stay in the source fixture
+(tests read both). Checks first that the procedural weights reproduce the source fixture's six outputs.
+numpy and torch only: safetensors files are read and written here (the format is 8 bytes of header
+length, a JSON header, raw little-endian data), so the `safetensors` package is not needed.
 """
 import argparse
 import importlib
 import json
 import os
-import shutil
 import sys
 import tempfile
 import types
 
 import numpy as np
 import torch
-from safetensors.numpy import load_file, save_file
+
+ST_DTYPES = {"F32": np.float32, "F64": np.float64, "U8": np.uint8, "I32": np.int32, "I64": np.int64}
+
+
+def load_file(path):
+    """A safetensors file as {name: numpy array}."""
+    raw = open(path, "rb").read()
+    n = int(np.frombuffer(raw[:8], dtype="<u8")[0])
+    header = json.loads(raw[8 : 8 + n])
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = info["data_offsets"]
+        dtype = np.dtype(ST_DTYPES[info["dtype"]]).newbyteorder("<")
+        out[name] = np.frombuffer(raw[8 + n + start : 8 + n + end], dtype=dtype).reshape(info["shape"]).copy()
+    return out
+
+
+def save_file(tensors, path):
+    """Writes {name: numpy array} as safetensors (names sorted, data contiguous), atomically."""
+    names = {np.dtype(v).name: k for k, v in ST_DTYPES.items()}
+    header, chunks, offset = {}, [], 0
+    for name in sorted(tensors):
+        a = np.ascontiguousarray(tensors[name])
+        data = a.astype(a.dtype.newbyteorder("<")).tobytes()
+        header[name] = {"dtype": names[a.dtype.name], "shape": list(a.shape), "data_offsets": [offset, offset + len(data)]}
+        chunks.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(np.array([len(text)], dtype="<u8").tobytes() + text + b"".join(chunks))
+    os.replace(tmp, path)
 
 FEATURES = ["64", "192", "768", "2048", "logits_unbiased", "logits"]
 
@@ -93,28 +129,25 @@ def main():
         images = torch.from_numpy(io_src[key])  # uint8 [B, 3, H, W]
         with torch.no_grad():
             feats = model(images)
-        out[key] = io_src[key]
         for name, f in zip(FEATURES, feats):
             f = f.cpu().numpy().astype(np.float32)
             ref = io_src[f"output.{idx}.{name}"]
             worst = max(worst, float(np.abs(f - ref).max() / max(np.abs(ref).max(), 1e-30)))
-            out[f"output.{idx}.{name}"] = f
         x = tap["x"]  # [B, 192, 17, 17] NCHW
         assert tuple(x.shape[1:]) == (192, 17, 17), x.shape
         out[f"output.{idx}.spatial"] = x[:, :7].permute(0, 2, 3, 1).reshape(x.shape[0], -1).cpu().numpy().astype(np.float32)
     print(f"procedural weights reproduce {a.src}: worst relative error {worst:.3e} over {len(inputs)} inputs")
     assert worst < 1e-4, "the weights do not reproduce the source fixture"
     os.makedirs(a.out, exist_ok=True)
-    shutil.copy(os.path.join(a.src, "weights.json"), os.path.join(a.out, "weights.json"))
-    save_file(out, os.path.join(a.out, "io.safetensors"))
+    save_file(out, os.path.join(a.out, "spatial.safetensors"))
     meta = {
         "notes": "torch-fidelity FeatureExtractorInceptionV3 on the procedural weights and images of eval/inception_fid "
-        "(weights.json copied; formula in its meta.json). output.<i>.spatial = a forward hook on Mixed_6d.branch1x1 "
+        "(weights.json and io.safetensors there; formula in its meta.json). output.<i>.spatial = a forward hook on Mixed_6d.branch1x1 "
         "(BasicConv2d: conv, BN eps 1e-3, ReLU) = TF classify_image_graph_def 'mixed_6/conv:0' (torch-fidelity "
         "utils/util_convert_inception_weights.py maps mixed_6/conv -> Mixed_6d.branch1x1), first 7 channels, "
         "permuted to NHWC and flattened per image (17*17*7 = 2023, (h, w, c) order) as the ADM evaluator "
         "(guided-diffusion evaluations/evaluator.py: spatial[..., :7], reshape [B, -1]). The six torch-fidelity "
-        "features are recomputed and checked against eval/inception_fid.",
+        "features were recomputed and checked against eval/inception_fid (worst relative error below).",
         "torch": torch.__version__,
         "torch_fidelity": origin,
         "reproduces_inception_fid_worst_rel": worst,

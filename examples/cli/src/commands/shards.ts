@@ -17,6 +17,7 @@ import { parseInteger, parseNumber } from '../args.js';
 import { UsageError } from '../errors.js';
 import type { MainIO } from '../main.js';
 import { ProgressBar } from '../progress.js';
+import { planGpus, type GpuPlan } from './gpu-select.js';
 
 export const SHARD_HELP = `fae shard <sample|cache|stats|merge> ... --shard i/n|auto|auto/n --out dir
   sample  --models m --count N [--generator g] [--steps k] [--cfg g] [--sampler s] [--batch b] [--seed s]
@@ -28,9 +29,11 @@ export const SHARD_HELP = `fae shard <sample|cache|stats|merge> ... --shard i/n|
   --shard auto reads JOB_COMPLETION_INDEX (Kubernetes), SLURM_ARRAY_TASK_ID or FAE_SHARD_INDEX; the count
   from auto/n, FAE_SHARD_COUNT or SLURM_ARRAY_TASK_COUNT.
 fae launch --gpus N [--dry-run] -- <fae command and options>
-  runs N processes of the command on this host, process i with --shard i/N and the GPU selection
-  environment of GPU i (CUDA_VISIBLE_DEVICES, NVIDIA_VISIBLE_DEVICES, FAE_GPU_INDEX; MESA_VK_DEVICE_SELECT
-  when FAE_VK_DEVICES lists one vendorID:deviceID per GPU); exits non-zero if any process failed.`;
+  runs N processes of the command on this host, process i with --shard i/N and GPU i (PCI bus order) selected
+  for Vulkan/Dawn by DRI_PRIME=pci-DDDD_BB_DD_F! (Mesa's device-select layer), plus FAE_GPU_INDEX,
+  CUDA_VISIBLE_DEVICES (CUDA_DEVICE_ORDER=PCI_BUS_ID); FAE_GPU_PCI=addr,... overrides the PCI listing,
+  FAE_VK_DEVICES=vendor:device,... adds MESA_VK_DEVICE_SELECT / VK_LOADER_DEVICE_SELECT per process.
+  --dry-run prints the plan (GPUs, layer, warnings, argv and env per process); exits non-zero if any process failed.`;
 
 const SHARD_OPTIONS = {
   models: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, shard: { type: 'string' }, count: { type: 'string' },
@@ -137,17 +140,6 @@ async function writeSamplePngs(dir: string): Promise<string> {
   }
 }
 
-/** Environment that points process `i` of a one-host launch at GPU i. */
-export function gpuEnvironment(i: number, n: number, base: Record<string, string | undefined> = process.env): Record<string, string> {
-  const env: Record<string, string> = { FAE_GPU_INDEX: String(i), FAE_GPU_COUNT: String(n), CUDA_VISIBLE_DEVICES: String(i), NVIDIA_VISIBLE_DEVICES: String(i) };
-  const vk = base.FAE_VK_DEVICES?.split(',').map((s) => s.trim()).filter(Boolean);
-  if (vk?.length) {
-    if (vk.length !== n) throw new UsageError(`FAE_VK_DEVICES lists ${vk.length} devices for --gpus ${n}`, 'launch');
-    env.MESA_VK_DEVICE_SELECT = vk[i];
-  }
-  return env;
-}
-
 export async function runLaunchCommand(argv: string[], io: MainIO): Promise<void> {
   const dash = argv.indexOf('--');
   if (dash < 0 || dash === argv.length - 1) throw new UsageError('fae launch --gpus N [--dry-run] -- <fae command and options>', 'launch');
@@ -159,8 +151,15 @@ export async function runLaunchCommand(argv: string[], io: MainIO): Promise<void
   const dry = own.includes('--dry-run');
   if (cmd.some((a) => a === '--shard' || a.startsWith('--shard='))) throw new UsageError('fae launch passes --shard i/N itself; leave it out of the command', 'launch');
   const bin = fileURLToPath(new URL('../../bin/fae.mjs', import.meta.url));
-  const plans = Array.from({ length: n }, (_, i) => ({ args: [...cmd, '--shard', `${i}/${n}`], env: gpuEnvironment(i, n) }));
-  if (dry) return void io.stdout(`${JSON.stringify({ launch: plans.map((p) => ({ argv: ['fae', ...p.args], env: p.env })) }, null, 2)}\n`);
+  let gpu: GpuPlan;
+  try {
+    gpu = planGpus(n);
+  } catch (e) {
+    throw new UsageError((e as Error).message, 'launch');
+  }
+  const plans = Array.from({ length: n }, (_, i) => ({ args: [...cmd, '--shard', `${i}/${n}`], env: gpu.env(i) }));
+  if (dry) return void io.stdout(`${JSON.stringify({ gpus: gpu.gpus.map((g) => g.pci), deviceSelectLayer: gpu.layer, warnings: gpu.warnings, launch: plans.map((p) => ({ argv: ['fae', ...p.args], env: p.env })) }, null, 2)}\n`);
+  for (const w of gpu.warnings) io.stderr(`[launch] warning: ${w}\n`);
   const t0 = Date.now();
   const results = await Promise.all(plans.map((p, i) => new Promise<{ shard: number; code: number; stdout: string }>((done) => {
     const child = spawn(process.execPath, [bin, ...p.args], { env: { ...process.env, ...p.env }, stdio: ['ignore', 'pipe', 'pipe'] });

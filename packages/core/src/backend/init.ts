@@ -11,6 +11,7 @@ import { startWasmWithThreads } from './wasm-threads-node.js';
 import { registerFaeWebGPUKernels } from '../webgpu/register.js';
 import { registerFaeWasmKernels } from './wasm-kernels.js';
 import { providedBackendModule } from './modules.js';
+import { UNSAFE_APIS_TOGGLE, registerWebGPUFactoryWithInt8Features } from '../webgpu/int8-device.js';
 
 export type BackendName = 'auto' | 'webgpu' | 'wasm' | 'cpu' | 'webgl' | 'tensorflow' | (string & {});
 
@@ -50,6 +51,12 @@ export interface InitBackendOptions {
   allowSoftwareWebGPU?: boolean;
   /** wasm: where the .wasm files live (folder or URL ending in '/'). Defaults to node_modules in Node. */
   wasmPaths?: string;
+  /**
+   * WebGPU: opt in to Dawn's experimental features (Node: the `allow_unsafe_apis` toggle) and create
+   * the device with `subgroups` and `chromium-experimental-subgroup-matrix` where the adapter offers
+   * them: the int8 tensor-core GEMM of quantizeLinears (W8A8). Default false.
+   */
+  unsafeApis?: boolean;
 }
 
 /** The order `auto` tries, fastest first. tfjs-node ('tensorflow') is taken only where installed. */
@@ -107,7 +114,16 @@ async function describeWebGPU(): Promise<{ adapter: string; features: string[] }
   return { adapter: adapter || 'unknown WebGPU adapter', features };
 }
 
+/** unsafeApis: tfjs's webgpu factory again, asking for the int8 features (webgpu/int8-device.ts); not once the backend exists. */
+async function requestInt8Features(): Promise<void> {
+  const mod = await backendModule('webgpu');
+  if (mod?.WebGPUBackend && !(tf.engine() as unknown as { registry: Record<string, unknown> }).registry.webgpu) {
+    registerWebGPUFactoryWithInt8Features(tf, mod.WebGPUBackend);
+  }
+}
+
 async function startOne(name: string, opts: InitBackendOptions): Promise<BackendInfo> {
+  if (name === 'webgpu' && opts.unsafeApis) opts = { ...opts, dawnOptions: [...(opts.dawnOptions ?? []), UNSAFE_APIS_TOGGLE] };
   if (!tf.findBackendFactory(name)) {
     const pkg = PACKAGE_OF[name];
     if (!pkg) throw new BackendUnavailableError(name, `no backend named '${name}' is registered; import its package first`);
@@ -124,6 +140,7 @@ async function startOne(name: string, opts: InitBackendOptions): Promise<Backend
   } else if (name === 'webgpu') {
     await installNodeWebGPU(opts);
   }
+  if (name === 'webgpu' && opts.unsafeApis) await requestInt8Features();
   let ok = false;
   let wasmThreads: number | undefined;
   let wasmThreadsNote: string | undefined;

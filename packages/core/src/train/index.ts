@@ -13,3 +13,4 @@ export * from './data.js';
 export * from './trainer.js';
 export * from './mulberry32.js';
 export * from './fused-update.js';
+export * from './replicas.js';

@@ -17,6 +17,7 @@ import { isDataSource, type TrainData } from './data.js';
 import type { EMA } from './ema.js';
 import { computeGrads, disposeGrads, type NamedGrads } from './grads.js';
 import { assertFinite } from './guard.js';
+import { ReplicaRng, allReduceGrads, replicaRows, type TrainerReplicas } from './replicas.js';
 import { Rng } from './rng.js';
 import type { LrSchedule } from './schedule.js';
 
@@ -88,6 +89,12 @@ export interface TrainerOptions<B> {
   guard?: boolean;
   /** Dispose the tensors inside each batch after use (default true). */
   disposeBatch?: boolean;
+  /**
+   * Data-parallel replicas (one process per GPU, see ./replicas.ts): each keeps its rows of every
+   * global batch, draws its rows of the global random numbers, and steps with the replicas' mean
+   * gradient. Checkpoints are written by rank 0 only.
+   */
+  replicas?: TrainerReplicas;
 }
 
 export interface TrainResult {
@@ -108,10 +115,15 @@ export class Trainer<B = unknown> {
   private readonly store: CheckpointStore | null;
   private iter: Iterator<B> | AsyncIterator<B> | null = null;
   private iterEpoch = -1;
+  /** What lossFn draws from: the run's Rng, or its replica view. */
+  private readonly lossRng: Rng;
 
   constructor(readonly opts: TrainerOptions<B>) {
     this.modules = opts.modules instanceof Module ? { model: opts.modules } : opts.modules;
     this.rng = opts.rng ?? new Rng(0);
+    const r = opts.replicas;
+    if (r && (!Number.isInteger(r.size) || r.size < 1 || !Number.isInteger(r.rank) || r.rank < 0 || r.rank >= r.size)) throw new ConfigError('Trainer', `replicas: expected 0 <= rank < size, got ${r.rank} of ${r.size}`);
+    this.lossRng = r && r.size > 1 ? new ReplicaRng(this.rng, r.rank, r.size) : this.rng;
     const g = opts.gradAccum ?? 1;
     if (!Number.isInteger(opts.steps) || opts.steps < 0) throw new ConfigError('Trainer', `steps must be a non-negative integer, got ${opts.steps}`);
     if (!Number.isInteger(g) || g < 1) throw new ConfigError('Trainer', `gradAccum must be an integer >= 1, got ${g}`);
@@ -133,7 +145,7 @@ export class Trainer<B = unknown> {
       losses.push(loss);
       const c = this.opts.checkpoint;
       let written: string | undefined;
-      if (c?.every && (this.step % c.every === 0 || this.step === this.opts.steps)) written = await this.saveCheckpoint();
+      if (c?.every && (this.step % c.every === 0 || this.step === this.opts.steps) && (this.opts.replicas?.rank ?? 0) === 0) written = await this.saveCheckpoint();
       if (this.opts.onProgress) {
         const elapsedMs = Date.now() - t0;
         await this.opts.onProgress({
@@ -156,9 +168,16 @@ export class Trainer<B = unknown> {
     try {
       for (let micro = 0; micro < accum; micro++) {
         const ctx: StepContext = { step: this.step, micro, epoch: 0, index: 0 };
-        const batch = await this.nextBatch(ctx);
+        let batch = await this.nextBatch(ctx);
+        let sliced = false;
         try {
-          const r = computeGrads(() => o.lossFn(batch, this.rng, ctx), o.optimizer.params);
+          if (this.lossRng instanceof ReplicaRng) {
+            const global = batch;
+            const part = replicaRows(global, this.lossRng.rank, this.lossRng.size);
+            if (o.disposeBatch ?? true) tf.dispose(global as tf.TensorContainer);
+            [batch, this.lossRng.rows, sliced] = [part.batch, part.rows, true];
+          }
+          const r = computeGrads(() => o.lossFn(batch, this.lossRng, ctx), o.optimizer.params);
           if (accum === 1) [grads, loss] = [r.grads, r.loss];
           else {
             acc.add(r.grads, r.loss);
@@ -166,11 +185,15 @@ export class Trainer<B = unknown> {
             r.loss.dispose();
           }
         } finally {
-          if (o.disposeBatch ?? true) tf.dispose(batch as tf.TensorContainer);
+          if ((o.disposeBatch ?? true) || sliced) tf.dispose(batch as tf.TensorContainer);
         }
       }
       if (accum > 1) {
         const m = acc.mean();
+        [grads, loss] = [m.grads, m.loss];
+      }
+      if (this.lossRng instanceof ReplicaRng) {
+        const m = await allReduceGrads(o.replicas!, grads!, loss!);
         [grads, loss] = [m.grads, m.loss];
       }
       const g = grads!;

@@ -4,8 +4,9 @@
 //
 //   fae-eval eval  <images-dir|samples.npz> --ref <stats.npz> --weights <inception> [--save-stats s.npz] [--features]
 //   fae-eval stats <images-dir|samples.npz> --weights <inception> --out <stats.npz> [--features]
+//   fae-eval stats <images-dir|samples.npz> --weights <inception> --shard i/n|auto --out <dir>   (see stats-shards.ts)
 //   fae-eval fid   <a.npz> <b.npz>
-//   fae-eval merge <out.npz> <part.npz> [<part.npz> ...]
+//   fae-eval merge <out.npz> <part.npz> [<part.npz> ...]  |  fae-eval merge <out.npz> --shards <dir>
 // Common: --backend cpu|wasm|webgpu|auto (default wasm; started by core's initBackend), --batch N (16), --limit N, --no-spatial,
 // --k N (precision/recall neighbourhood, 3), --splits N (Inception Score splits, 10), --fast-stats
 // (covariance products on the backend in float32; default exact float64 in JS).
@@ -14,19 +15,22 @@
 // Precision / recall are reported when the reference file holds pool3 activations (made with
 // `stats --features`); `--features` also keeps the samples' activations in --save-stats.
 import * as tf from '@tensorflow/tfjs-core';
-import { FaeError, initBackend } from '@fae/core';
+import { FaeError, initBackend, parseShard } from '@fae/core';
 import { evaluateImages, computeStatistics, loadFidInception, type EvalProgress } from '../evaluate.js';
 import { FidInceptionV3 } from '../inception/inception-v3.js';
 import { proceduralStore } from '../procedural-weights.js';
 import { frechetDistanceDetails } from '../fid/frechet.js';
 import { loadStatisticsFile, mergeStatisticsFiles, saveStatisticsFile } from '../fid/statistics-file.js';
 import { openImageSource } from './image-batches.js';
+import { finishedShard, mergeStatisticsShardFolder, optionsHash, statisticsShardName } from './stats-shards.js';
 
 const USAGE = `usage:
   fae-eval eval  <images-dir|samples.npz> --ref <stats.npz> --weights <inception> [--save-stats <s.npz>] [--features]
   fae-eval stats <images-dir|samples.npz> --weights <inception> --out <stats.npz> [--features]
+  fae-eval stats <images-dir|samples.npz> --weights <inception> --shard i/n|auto --out <dir> [--features]
   fae-eval fid   <a.npz> <b.npz>
   fae-eval merge <out.npz> <part.npz> [<part.npz> ...]
+  fae-eval merge <out.npz> --shards <dir>      (every stats-i-of-n.npz of dir; refuses incomplete or mixed sets)
 options: --backend cpu|wasm|webgpu|auto (default wasm)  --batch N (default 16)  --limit N  --no-spatial  --quiet
          --k N (precision/recall neighbourhood, default 3)  --splits N (Inception Score splits, default 10)
          --fast-stats (covariance products as float32 matMuls on the backend instead of float64 JS)`;
@@ -41,7 +45,7 @@ function parseArgs(argv: string[]): Args {
   const [cmd = '', ...rest] = argv;
   const pos: string[] = [];
   const flags = new Map<string, string | true>();
-  const valued = new Set(['--ref', '--weights', '--save-stats', '--out', '--backend', '--batch', '--limit', '--k', '--splits']);
+  const valued = new Set(['--ref', '--weights', '--save-stats', '--out', '--backend', '--batch', '--limit', '--k', '--splits', '--shard', '--shards']);
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i];
     if (valued.has(a)) flags.set(a, rest[++i] ?? '');
@@ -90,6 +94,13 @@ async function main(argv: string[]): Promise<number> {
     print(out);
     return 0;
   }
+  if (cmd === 'merge' && typeof flags.get('--shards') === 'string') {
+    if (pos.length !== 1) throw new Error(USAGE);
+    const { merged, shards, total } = await mergeStatisticsShardFolder(flags.get('--shards') as string);
+    await saveStatisticsFile(pos[0], merged);
+    print({ out: pos[0], count: merged.pool.count, total, shards, spatial: !!merged.spatial });
+    return 0;
+  }
   if (cmd === 'merge') {
     if (pos.length < 2) throw new Error(USAGE);
     const [outPath, ...parts] = pos;
@@ -100,20 +111,43 @@ async function main(argv: string[]): Promise<number> {
   }
   if (cmd !== 'eval' && cmd !== 'stats') throw new Error(USAGE);
   if (pos.length !== 1) throw new Error(USAGE);
-  const info = await initBackend(String(flags.get('--backend') ?? 'wasm'));
-  if (!quiet) process.stderr.write(`[fae-eval] backend ${info.backend}${info.adapter ? ` (${info.adapter})` : ''}\n`);
-  const source = await openImageSource(pos[0], { limit: flags.has('--limit') ? num(flags.get('--limit'), Infinity) : undefined });
-  const model = await loadModel(flags.get('--weights'));
   const batchSize = num(flags.get('--batch'), 16);
   const spatial = !flags.has('--no-spatial');
   const gram = flags.has('--fast-stats') ? 'backend' : 'float64';
+  const limit = flags.has('--limit') ? num(flags.get('--limit'), Infinity) : undefined;
+  const shardSpec = flags.get('--shard');
+  if (shardSpec !== undefined && cmd !== 'stats') throw new Error('--shard is for fae-eval stats (evaluate the merged statistics with fid)');
+  const shard = typeof shardSpec === 'string' ? parseShard(shardSpec) : undefined;
+  // what every shard must share (the images themselves are checked by their total)
+  const weights = flags.get('--weights');
+  const options = optionsHash({ weights: typeof weights === 'string' ? weights.split(/[\\/]/).pop() : null, limit: limit ?? null, batchSize, spatial, gram, features: flags.has('--features') });
+  let shardPath: string | undefined;
+  if (shard) {
+    const out = flags.get('--out');
+    if (typeof out !== 'string') throw new Error('--out <dir> is required (the folder of the shard files)');
+    const { mkdir } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    await mkdir(out, { recursive: true });
+    shardPath = join(out, statisticsShardName(shard));
+    const done = await finishedShard(shardPath);
+    if (done && done.index === shard.index && done.count === shard.count && done.options === options) {
+      print({ out: shardPath, shard, range: [done.start, done.end], total: done.total, skipped: true });
+      return 0;
+    }
+  }
+  const info = await initBackend(String(flags.get('--backend') ?? 'wasm'));
+  if (!quiet) process.stderr.write(`[fae-eval] backend ${info.backend}${info.adapter ? ` (${info.adapter})` : ''}\n`);
+  const source = await openImageSource(pos[0], { limit, shard: shard ? { ...shard, align: batchSize } : undefined });
+  const model = await loadModel(flags.get('--weights'));
   try {
     if (cmd === 'stats') {
-      const outPath = flags.get('--out');
+      const outPath = shardPath ?? flags.get('--out');
       if (typeof outPath !== 'string') throw new Error('--out <stats.npz> is required');
       const stats = await computeStatistics(model, source, { batchSize, spatial, gram, keepFeatures: flags.has('--features'), onProgress: progressPrinter(quiet) });
+      const [start, end] = source.range!;
+      if (shard) stats.shard = { ...shard, start, end, total: source.total!, options };
       await saveStatisticsFile(outPath, stats);
-      print({ out: outPath, count: stats.pool.count, dim: stats.pool.mu.length, spatial: !!stats.spatial, backend: tf.getBackend() });
+      print({ out: outPath, count: stats.pool.count, dim: stats.pool.mu.length, spatial: !!stats.spatial, backend: tf.getBackend(), ...(shard ? { shard, range: [start, end], total: source.total, skipped: false } : {}) });
       return 0;
     }
     const refPath = flags.get('--ref');

@@ -2,7 +2,7 @@
 // (.npz with `arr_0` = uint8 [N, H, W, 3]), read in batches of NHWC int32 tensors [B, H, W, 3] so a
 // 50,000-image set is never in memory at once. Consecutive images of one size share a batch.
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, WeightsFormatError, decodeImage, openFileSource, openZip, readNpy, toRGB, type RawImage } from '@fae/core';
+import { ConfigError, WeightsFormatError, decodeImage, openFileSource, openZip, readNpy, shardRange, toRGB, type RawImage, type ShardSpec } from '@fae/core';
 
 export interface ImageBatch {
   /** [B, H, W, 3] int32 pixels 0..255; the consumer disposes it. */
@@ -14,6 +14,9 @@ export interface ImageBatch {
 export interface ImageSource {
   /** Number of images (known up front). */
   count: number;
+  /** Where they sit in the whole set (after `limit`): images [range[0], range[1]) of `total`. */
+  range?: [number, number];
+  total?: number;
   batches(batchSize: number): AsyncGenerator<ImageBatch>;
 }
 
@@ -26,15 +29,38 @@ function rawToTensor(images: RawImage[]): tf.Tensor4D {
   return tf.tensor4d(data, [images.length, H, W, 3], 'int32');
 }
 
+export interface ImageSourceOptions {
+  /** The first `limit` images only. */
+  limit?: number;
+  /** Then only images [start, end) of those. */
+  range?: [number, number];
+  /** Or shard i of n of those: @fae/core's shardRange, blocks aligned to `align` images (the batch size). */
+  shard?: ShardSpec & { align?: number };
+}
+
+/** Images [start, end) of `total`, checked. */
+function rangeOf(total: number, source: string, o: ImageSourceOptions): [number, number] {
+  if (o.shard) return shardRange(total, o.shard, o.shard.align ?? 1);
+  if (!o.range) return [0, total];
+  const [s, e] = o.range;
+  if (!(Number.isInteger(s) && Number.isInteger(e) && s >= 0 && s <= e && e <= total)) throw new ConfigError(source, `image range [${s}, ${e}) is outside the ${total} images`);
+  return [s, e];
+}
+
 /** Every PNG / JPEG file of a folder (sorted by name; not recursive). */
-export async function imageFolderSource(dir: string, opts: { limit?: number } = {}): Promise<ImageSource> {
+export async function imageFolderSource(dir: string, opts: ImageSourceOptions = {}): Promise<ImageSource> {
   const { readdir, readFile } = await import('node:fs/promises');
   const { join } = await import('node:path');
   let files = (await readdir(dir)).filter((f) => IMAGE_EXT.test(f)).sort();
   if (opts.limit !== undefined) files = files.slice(0, opts.limit);
   if (!files.length) throw new ConfigError(dir, 'contains no .png / .jpg images');
+  const total = files.length;
+  const [start, end] = rangeOf(total, dir, opts);
+  files = files.slice(start, end);
   return {
     count: files.length,
+    range: [start, end],
+    total,
     async *batches(batchSize: number) {
       let pending: RawImage[] = [];
       let names: string[] = [];
@@ -61,7 +87,7 @@ export async function imageFolderSource(dir: string, opts: { limit?: number } = 
  * `arr_0` of an ADM sample batch (.npz written by np.savez: stored entries are read range by range;
  * a compressed entry is read whole).
  */
-export async function npzImageSource(path: string, opts: { key?: string; limit?: number } = {}): Promise<ImageSource> {
+export async function npzImageSource(path: string, opts: ImageSourceOptions & { key?: string } = {}): Promise<ImageSource> {
   const key = `${opts.key ?? 'arr_0'}.npy`;
   const src = await openFileSource(path);
   const zip = await openZip(src, path);
@@ -96,13 +122,23 @@ export async function npzImageSource(path: string, opts: { key?: string; limit?:
   }
   const [N0, H, W] = shape;
   const N = Math.min(N0, opts.limit ?? N0);
+  let first: number;
+  let stop: number;
+  try {
+    [first, stop] = rangeOf(N, path, opts);
+  } catch (e) {
+    await zip.close();
+    throw e;
+  }
   const per = H * W * 3;
   return {
-    count: N,
+    count: stop - first,
+    range: [first, stop],
+    total: N,
     async *batches(batchSize: number) {
       try {
-        for (let s = 0; s < N; s += batchSize) {
-          const e = Math.min(N, s + batchSize);
+        for (let s = first; s < stop; s += batchSize) {
+          const e = Math.min(stop, s + batchSize);
           const bytes = whole ? whole.subarray(s * per, e * per) : await src.read(dataStart + npyHeaderLen + s * per, (e - s) * per);
           yield { images: tf.tensor4d(Int32Array.from(bytes), [e - s, H, W, 3], 'int32'), names: Array.from({ length: e - s }, (_, i) => String(s + i)) };
         }
@@ -123,6 +159,6 @@ function parseUint8NpyShape(header: string, source: string): number[] {
 }
 
 /** A folder of images or an .npz sample batch, by path. */
-export async function openImageSource(path: string, opts: { limit?: number } = {}): Promise<ImageSource> {
+export async function openImageSource(path: string, opts: ImageSourceOptions = {}): Promise<ImageSource> {
   return /\.npz$/i.test(path) ? npzImageSource(path, opts) : imageFolderSource(path, opts);
 }

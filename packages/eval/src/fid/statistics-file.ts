@@ -19,6 +19,19 @@ export interface StatisticsFile {
   spatial?: SavedStats;
   /** pool3 features [rows, dim] for precision / recall */
   activations?: { data: Float32Array; rows: number; dim: number };
+  /** A shard's statistics (`fae-eval stats --shard i/n`): which items of the whole set they cover. */
+  shard?: StatisticsShard;
+}
+
+/** Saved as `shard` (int64 [6]): index, count, start, end, total, options (a hash of what every shard must share). */
+export interface StatisticsShard {
+  index: number;
+  count: number;
+  /** Items [start, end) of `total`. */
+  start: number;
+  end: number;
+  total: number;
+  options: number;
 }
 
 const toF64 = (a: TypedArray): Float64Array => (a instanceof Float64Array ? a : Float64Array.from(a as ArrayLike<number>));
@@ -44,6 +57,8 @@ export function encodeStatisticsNpz(file: StatisticsFile): Uint8Array {
   const entries: Array<[string, NpyInput]> = [...statsEntries(file.pool, '')];
   if (file.spatial) entries.push(...statsEntries(file.spatial, '_s'));
   if (file.activations) entries.push(['act', { dtype: 'F32', shape: [file.activations.rows, file.activations.dim], data: file.activations.data }]);
+  const sh = file.shard;
+  if (sh) entries.push(['shard', { dtype: 'I64', shape: [6], data: BigInt64Array.from([sh.index, sh.count, sh.start, sh.end, sh.total, sh.options], BigInt) }]);
   return writeNpz(new Map(entries));
 }
 
@@ -74,7 +89,14 @@ export async function loadStatisticsFile(input: string | Uint8Array): Promise<St
     const spatial = await read('_s');
     const act = await get('act');
     const activations = act ? { data: Float32Array.from(act.data as ArrayLike<number>), rows: act.shape[0], dim: act.shape[1] } : undefined;
-    return { pool, spatial, activations };
+    const sh = await get('shard');
+    let shard: StatisticsShard | undefined;
+    if (sh) {
+      if (sh.shape.join() !== '6') throw new WeightsFormatError(source, `'shard' must be int64 [6] (index, count, start, end, total, options), found [${sh.shape}]`);
+      const [index, count, start, end, total, options] = Array.from(sh.data as ArrayLike<number | bigint>, Number);
+      shard = { index, count, start, end, total, options };
+    }
+    return { pool, spatial, activations, shard };
   } finally {
     await zip.close();
   }

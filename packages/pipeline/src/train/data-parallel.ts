@@ -1,25 +1,29 @@
 // Data-parallel training on one host: one model replica per process (per GPU: each process restricted
 // to its card, see examples/cli's README), gradients averaged every step through the coordinating
-// parent process.
+// parent process. Why processes and not several WebGPU devices in one process: tfjs holds one active
+// backend (one device) per process, and Node's worker threads would each need their own Dawn instance
+// anyway; a process per GPU also isolates a crash and is how the shard launcher already works.
 //
 //   parent: startReplicas(script, n)  --fork, IPC channel (advanced serialization: typed arrays)-->  n replicas
-//   replica r, each step: loss_r, grads_r = computeGrads(lossFn on its part of the batch)       (own device)
-//                         flat_r = [g_r of every trainable parameter, in sorted name order]     [P] float32
-//                         send(step, flat_r, loss_r)  ->  parent sums in float64 in rank order, / n,
-//                         rounds to float32 once and sends the same mean back to every replica
-//                         optimizer.step(mean, { lr, gradScale }) (clip on the mean gradient's norm)
+//   replica r, each step (core's Trainer with `replicas: group`, or dataParallelStep):
+//     its rows of the global batch, its rows of the global random numbers (core's ReplicaRng)
+//     loss_r, grads_r = computeGrads(lossFn)                                   (own device)
+//     flat_r = [g_r of every parameter with a gradient, in sorted name order]  [P] float32
+//     group.allReduceMean(flat_r, loss_r) -> parent sums in float32 in rank order, / n
+//                                            (GradAccumulator's arithmetic), sends one mean to all
+//     clip on the mean's norm, optimizer.step(mean), EMA
 //
 // Every replica applies the same bytes to the same weights with the same optimizer state, so replicas
-// stay bit-identical without broadcasting weights; with equal per-replica batches the mean gradient is
-// the gradient of the summed batch (losses that are per-batch means), so the run equals one replica
-// on the summed batch to float32 rounding (tested with 2 wasm replicas). Costs per step: one device ->
-// host read and one host -> device upload of all gradients per replica, and 2 x P x 4 bytes over the
-// pipe: fine for small and medium models; for DiT-XL sized ones the copy through the host is the
-// bottleneck (a shared-memory ring or NCCL-like device peer copies are the next step, not available
-// to WebGPU).
+// stay bit-identical without broadcasting weights. n replicas on B rows each equal one process with
+// gradAccum n on B-row micro-batches bit for bit (same rows, same random numbers for bulk draws, same
+// float32 sums), and one process on the summed batch to float32 rounding of the batch mean (tested
+// with 2 wasm replicas, test/data-parallel*.test.ts). Costs per step: one device -> host read and one
+// host -> device upload of all gradients per replica, and 2 x P x 4 bytes over the pipe: fine for
+// small and medium models; for DiT-XL sized ones the copy through the host is the bottleneck (a
+// shared-memory ring or device peer copies are the next step; WebGPU has no peer copies).
 import type { ChildProcess } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, FaeError, computeGrads, disposeGrads, type AdamW, type NamedGrads } from '@fae/core';
+import { ConfigError, FaeError, allReduceGrads, computeGrads, disposeGrads, type AdamW, type NamedGrads, type TrainerReplicas } from '@fae/core';
 
 /** A replica failed, or the group broke (code 'DATA_PARALLEL'). */
 export class DataParallelError extends FaeError {
@@ -31,14 +35,15 @@ export class DataParallelError extends FaeError {
 interface GradMessage {
   type: 'fae-dp-grads';
   rank: number;
-  step: number;
+  /** The replica's call number (every replica counts its all-reduces and barriers alike). */
+  seq: number;
   loss: number;
   grads: Float32Array;
 }
 
 interface MeanMessage {
   type: 'fae-dp-mean';
-  step: number;
+  seq: number;
   loss: number;
   grads: Float32Array;
 }
@@ -51,15 +56,20 @@ export function replicaInfo(env: Record<string, string | undefined> = process.en
   return { rank, size };
 }
 
-/** The replica's side: all-reduce (mean) of a flat gradient through the parent. Alone (size 1, no parent), the identity. */
-export class ReplicaGroup {
+/**
+ * The replica's side: all-reduce (mean) of a flat gradient through the parent, and barriers. Alone
+ * (size 1, no parent), the identity. It is core's TrainerReplicas: pass it as `replicas` to a
+ * Trainer, a decoders stage, DiffusionTrainer, createFlowTrainer or trainPipeline.
+ */
+export class ReplicaGroup implements TrainerReplicas {
   readonly rank: number;
   readonly size: number;
-  private waiting: { step: number; resolve: (m: MeanMessage) => void } | null = null;
+  private seq = 0;
+  private waiting: { seq: number; resolve: (m: MeanMessage) => void } | null = null;
   private readonly onMessage = (m: unknown) => {
     const msg = m as MeanMessage;
     if (msg?.type !== 'fae-dp-mean' || !this.waiting) return;
-    if (msg.step !== this.waiting.step) throw new DataParallelError(`replica ${this.rank}: got the mean of step ${msg.step} while waiting for step ${this.waiting.step}`);
+    if (msg.seq !== this.waiting.seq) throw new DataParallelError(`replica ${this.rank}: got the mean of call ${msg.seq} while waiting for call ${this.waiting.seq}`);
     const w = this.waiting;
     this.waiting = null;
     w.resolve(msg);
@@ -74,13 +84,19 @@ export class ReplicaGroup {
     }
   }
 
-  /** The mean over replicas of `grads` (same length everywhere) and of `loss`. */
-  async allReduceMean(step: number, grads: Float32Array, loss: number): Promise<{ grads: Float32Array; loss: number }> {
+  /** The mean over replicas of `grads` (same length everywhere) and of `loss`: float32 sums in rank order, then / size. */
+  async allReduceMean(grads: Float32Array, loss: number): Promise<{ grads: Float32Array; loss: number }> {
     if (this.size === 1) return { grads, loss };
-    const reply = new Promise<MeanMessage>((resolve) => (this.waiting = { step, resolve }));
-    process.send!({ type: 'fae-dp-grads', rank: this.rank, step, loss, grads } satisfies GradMessage);
+    const seq = this.seq++;
+    const reply = new Promise<MeanMessage>((resolve) => (this.waiting = { seq, resolve }));
+    process.send!({ type: 'fae-dp-grads', rank: this.rank, seq, loss, grads } satisfies GradMessage);
     const m = await reply;
     return { grads: m.grads, loss: m.loss };
+  }
+
+  /** Waits until every replica got here (e.g. rank 0 wrote a file the others read next). */
+  async barrier(): Promise<void> {
+    await this.allReduceMean(new Float32Array(0), 0);
   }
 
   close(): void {
@@ -93,48 +109,38 @@ export interface DataParallelStepOptions {
   optimizer: AdamW;
   /** This replica's loss on its part of the batch (a per-batch mean). */
   lossFn: () => tf.Scalar;
-  group: ReplicaGroup;
+  group: TrainerReplicas;
+  /** For error messages. */
   step: number;
   lr?: number;
   /** Clip the mean gradient to this global norm (torch's clip_grad_norm_). */
   clipNorm?: number;
 }
 
-/** One synchronous data-parallel step; returns the mean loss and the mean gradient's norm (before clipping). */
+/**
+ * One synchronous data-parallel step outside a Trainer (a custom loop); returns the mean loss and the
+ * mean gradient's norm (before clipping). A Trainer does the same with its `replicas` option.
+ */
 export async function dataParallelStep(o: DataParallelStepOptions): Promise<{ loss: number; gradNorm: number }> {
-  const names = [...o.optimizer.params.keys()].filter((k) => o.optimizer.params.get(k)!.trainable).sort();
-  const { loss, grads } = computeGrads(o.lossFn, o.optimizer.params);
-  let mean: NamedGrads | null = null;
+  const local = computeGrads(o.lossFn, o.optimizer.params);
+  let mean: { grads: NamedGrads; loss: tf.Scalar } | null = null;
   try {
-    const shapes = names.map((k) => o.optimizer.params.get(k)!.shape);
-    const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
-    const flat = new Float32Array(sizes.reduce((a, b) => a + b, 0));
-    let off = 0;
-    for (const [i, k] of names.entries()) {
-      const g = grads.get(k);
-      if (g) flat.set((await g.data()) as Float32Array, off); // a parameter the loss does not touch: zeros
-      off += sizes[i];
-    }
-    const lossValue = (await loss.data())[0];
-    const r = await o.group.allReduceMean(o.step, flat, lossValue);
-    if (r.grads.length !== flat.length) throw new DataParallelError(`step ${o.step}: the mean gradient has ${r.grads.length} values, this replica ${flat.length} (replicas hold different models?)`);
-    let sq = 0;
-    for (let i = 0; i < r.grads.length; i++) sq += r.grads[i] * r.grads[i];
-    const gradNorm = Math.sqrt(sq);
-    if (!Number.isFinite(gradNorm) || !Number.isFinite(r.loss)) throw new DataParallelError(`step ${o.step}: non-finite mean loss or gradient`);
-    mean = new Map();
-    off = 0;
-    for (const [i, k] of names.entries()) {
-      mean.set(k, tf.tensor(r.grads.subarray(off, off + sizes[i]), shapes[i]));
-      off += sizes[i];
-    }
+    mean = await allReduceGrads(o.group, local.grads, local.loss);
+    const g = mean.grads;
+    const sq = await tf.tidy(() => tf.addN([tf.scalar(0), ...[...g.values()].map((t) => tf.sum(tf.square(t)))])).data();
+    const gradNorm = Math.sqrt(sq[0]);
+    const loss = (await mean.loss.data())[0];
+    if (!Number.isFinite(gradNorm) || !Number.isFinite(loss)) throw new DataParallelError(`step ${o.step}: non-finite mean loss or gradient`);
     const coef = o.clipNorm !== undefined ? o.clipNorm / (gradNorm + 1e-6) : 1;
-    o.optimizer.step(mean, { lr: o.lr, gradScale: coef < 1 ? coef : undefined });
-    return { loss: r.loss, gradNorm };
+    o.optimizer.step(g, { lr: o.lr, gradScale: coef < 1 ? coef : undefined });
+    return { loss, gradNorm };
   } finally {
-    disposeGrads(grads);
-    loss.dispose();
-    if (mean) disposeGrads(mean);
+    disposeGrads(local.grads);
+    local.loss.dispose();
+    if (mean) {
+      disposeGrads(mean.grads);
+      mean.loss.dispose();
+    }
   }
 }
 
@@ -182,20 +188,20 @@ export async function startReplicas(script: string, size: number, o: StartReplic
       child.on('message', (m) => {
         const msg = m as GradMessage;
         if (msg?.type !== 'fae-dp-grads') return;
-        const list = pending.get(msg.step) ?? [];
+        const list = pending.get(msg.seq) ?? [];
         list.push(msg);
-        pending.set(msg.step, list);
+        pending.set(msg.seq, list);
         if (list.length < size) return;
-        pending.delete(msg.step);
+        pending.delete(msg.seq);
         list.sort((a, b) => a.rank - b.rank);
         const n = list[0].grads.length;
-        if (list.some((x) => x.grads.length !== n)) return fail(`step ${msg.step}: replicas sent gradients of different sizes (${list.map((x) => x.grads.length).join(', ')})`);
-        const sum = new Float64Array(n);
-        for (const x of list) for (let i = 0; i < n; i++) sum[i] += x.grads[i];
-        const grads = new Float32Array(n);
-        for (let i = 0; i < n; i++) grads[i] = sum[i] / size;
-        const loss = list.reduce((s, x) => s + x.loss, 0) / size;
-        for (const c of children) c.send({ type: 'fae-dp-mean', step: msg.step, loss, grads } satisfies MeanMessage);
+        if (list.some((x) => x.grads.length !== n)) return fail(`call ${msg.seq}: replicas sent gradients of different sizes (${list.map((x) => x.grads.length).join(', ')})`);
+        // float32 sums in rank order, then / size: what GradAccumulator does with size micro-batches
+        const grads = Float32Array.from(list[0].grads);
+        for (const x of list.slice(1)) for (let i = 0; i < n; i++) grads[i] += x.grads[i];
+        for (let i = 0; i < n; i++) grads[i] /= size;
+        const loss = Math.fround(list.reduce((s, x) => Math.fround(s + Math.fround(x.loss)), 0) / size);
+        for (const c of children) c.send({ type: 'fae-dp-mean', seq: msg.seq, loss, grads } satisfies MeanMessage);
       });
       child.on('error', (e) => fail(`replica ${rank}: ${e.message}`));
       child.on('exit', (code, signal) => {

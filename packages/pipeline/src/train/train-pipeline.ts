@@ -16,9 +16,9 @@
 // discriminator is a module of its stage's checkpoints (resumed with the decoder); each pixel stage
 // starts its own (seeded) discriminator, since the preset's GAN starts are fractions of that stage.
 import * as tf from '@tensorflow/tfjs-core';
-import { AdamW, ConfigError, Rng, Trainer, cosineSchedule, withSeededRandom, type DataSource, type HubOptions } from '@fae/core';
+import { AdamW, ConfigError, Rng, Trainer, cosineSchedule, withSeededRandom, type DataSource, type HubOptions, type TrainerReplicas } from '@fae/core';
 import { computeLatentStats, type SingleAttentionEncoder } from '@fae/adapter';
-import { FeatureAutoEncoder, PixelDecoder, trainStageIa, trainStageIb, trainStageII, type FeatureCache, type FeatureDecoder, type PerceptualLoss } from '@fae/decoders';
+import { FeatureAutoEncoder, FeatureCache, PixelDecoder, trainStageIa, trainStageIb, trainStageII, type FeatureDecoder, type PerceptualLoss } from '@fae/decoders';
 import type { Lpips } from '@fae/eval';
 import { DiffusionTrainer, LightningDiT, type LatentBatch } from '@fae/diffusion';
 import { Dinov2Model, loadEncoder, parseDinov2Config, type FeatureEncoder } from '@fae/encoders';
@@ -66,6 +66,14 @@ export interface TrainPipelineOptions {
   lpipsWeights?: LpipsWeightsSource;
   /** A ready perceptual loss on [-1, 1] images instead (an Lpips, or any function); the caller keeps ownership. */
   perceptual?: Lpips | PerceptualLoss;
+  /**
+   * Data-parallel training: this process is replica `rank` of `size` (e.g. a ReplicaGroup in a process
+   * forked by startReplicas, one per GPU), every replica calls trainPipeline with the same arguments.
+   * Each training stage's batch (the recipe's) is split over the replicas and the gradients averaged
+   * every step; rank 0 alone builds the caches and writes checkpoints, modules and the state, the
+   * others wait for it (barrier). See ./data-parallel.ts for what equals a single-process run.
+   */
+  replicas?: TrainerReplicas & { barrier(): Promise<void> };
 }
 
 export interface StageLog {
@@ -124,15 +132,20 @@ export async function trainPipeline(recipeIn: PipelineRecipe, datasetIn: ImageDa
   const statePath = joinPath(dir, STATE_FILE);
   const t0 = Date.now();
   const log = o.log ?? (() => {});
+  const replicas = o.replicas && o.replicas.size > 1 ? o.replicas : undefined;
+  const lead = (replicas?.rank ?? 0) === 0; // writes every file
+  const barrier = async () => replicas?.barrier();
   const fresh: TrainState = { format: 'fae-train-state', recipe, dataset: { name: dataset.name, size: dataset.size, classes: dataset.classes }, done: [], logs: [] };
   let state = fresh;
   const saved = await readJsonOrNull<TrainState>(statePath);
   if (saved) {
     if (sameJson(saved.recipe, recipe) && sameJson(saved.dataset, fresh.dataset)) state = saved;
     else if (!o.restart) throw new ConfigError(statePath, `holds a run of recipe '${saved.recipe?.name}' on ${saved.dataset?.name} (${saved.dataset?.size} items); this one is '${recipe.name}' on ${dataset.name} (${dataset.size}): use another folder, or restart`);
-    else await fs.rm(work, { recursive: true, force: true });
+    else if (lead) await fs.rm(work, { recursive: true, force: true });
   }
-  const saveState = () => writeJson(statePath, state);
+  const saveState = async () => {
+    if (lead) await writeJson(statePath, state);
+  };
   // the perceptual loss first: a paper recipe without LPIPS weights fails here, before anything trains
   const pixelStagesLeft = !state.done.includes('stage-ia') || !state.done.includes('stage-ii');
   let perceptual: PerceptualLoss | null = null;
@@ -148,6 +161,7 @@ export async function trainPipeline(recipeIn: PipelineRecipe, datasetIn: ImageDa
     }
   }
   await saveState();
+  await barrier(); // every replica has read the state rank 0 may have just replaced
   const p = preprocessingOf(recipe);
   const classes = dataset.classes.length;
   const progress = (stage: TrainStageName) => (done: number, total: number, loss?: number) => o.onProgress?.({ stage, done, total, loss });
@@ -164,7 +178,13 @@ export async function trainPipeline(recipeIn: PipelineRecipe, datasetIn: ImageDa
   const ckpt = (stage: string, steps: number) => ({ dir: joinPath(joinPath(work, 'checkpoints'), stage), every: every(steps) });
 
   // ---------------------------------------------------------------------------------------------
-  const cacheFeatures = async (): Promise<FeatureCache> => {
+  /** Rank 0 builds a cache, the other replicas wait for it and open it. */
+  const leadBuilds = async (folder: string, build: () => Promise<FeatureCache>): Promise<FeatureCache> => {
+    const cache = lead ? await build() : null;
+    await barrier();
+    return cache ?? FeatureCache.open(folder);
+  };
+  const cacheFeatures = (): Promise<FeatureCache> => leadBuilds(joinPath(work, 'features'), async () => {
     const enc = await getEncoder();
     const bs = o.cacheBatch ?? 32;
     return buildCache(joinPath(work, 'features'), (skip) => (async function* () {
@@ -173,7 +193,7 @@ export async function trainPipeline(recipeIn: PipelineRecipe, datasetIn: ImageDa
         yield { features: f, labels: b.labels, images: b.images };
       }
     })(), { shardSize: recipe.cache.shardSize, dtype: recipe.cache.dtype, total: dataset.size, onProgress: progress('features'), meta: { what: 'features', encoder: recipe.encoder, preprocessing: p, dataset: state.dataset } });
-  };
+  });
 
   const loadFae = async () => new FeatureAutoEncoder(await loadModule<SingleAttentionEncoder>(dir, 'adapter'), await loadModule<FeatureDecoder>(dir, 'feature-decoder'));
 
@@ -195,14 +215,14 @@ export async function trainPipeline(recipeIn: PipelineRecipe, datasetIn: ImageDa
       const trainer = new Trainer({
         modules: { mim: both }, optimizer, steps: s.steps, clipNorm: s.clipNorm, rng: new Rng(recipe.seed + 13),
         schedule: cosineSchedule({ lr: s.lr, warmupSteps: s.warmup ?? Math.min(100, Math.floor(s.steps / 10)), totalSteps: s.steps, minLr: s.lr * 0.05 }),
-        data, checkpoint: ckpt('encoder', s.steps),
+        data, checkpoint: ckpt('encoder', s.steps), replicas,
         lossFn: (b, rng) => tf.tidy(() => mimLoss(model, head, toEncoderPixels(b.images, p), randomPatchMask(rng, b.labels.length, tokens, s.maskRatio))),
         onProgress: (ev) => progress('encoder')(ev.step, s.steps, ev.loss),
       });
       const at = await trainer.resume();
       const r = await trainer.run();
       both.eval();
-      await saveModule(dir, 'encoder', model, { pretraining: `SimMIM, mask ratio ${s.maskRatio}, ${s.steps} x ${s.batch}` });
+      if (lead) await saveModule(dir, 'encoder', model, { pretraining: `SimMIM, mask ratio ${s.maskRatio}, ${s.steps} x ${s.batch}` });
       return { stage: 'encoder', seconds: 0, steps: s.steps, batch: s.batch, lr: s.lr, losses: subsample(r.losses, at) };
     } finally {
       optimizer.dispose();
@@ -221,11 +241,13 @@ export async function trainPipeline(recipeIn: PipelineRecipe, datasetIn: ImageDa
     try {
       const r = await trainStageIb({
         fae, steps: s.steps, data: cache.dataSource({ batchSize: Math.min(s.batch, cache.count), seed: recipe.seed + 3, images: false }), lr: s.lr,
-        warmupSteps: s.warmup, seed: recipe.seed + 3, clipNorm: s.clipNorm, loss: { beta: s.beta }, checkpoint: ckpt('stage-ib', s.steps),
+        warmupSteps: s.warmup, seed: recipe.seed + 3, clipNorm: s.clipNorm, loss: { beta: s.beta }, checkpoint: ckpt('stage-ib', s.steps), replicas,
         onProgress: (ev) => progress('stage-ib')(ev.step, s.steps, ev.loss),
       });
       r.dispose();
       fae.eval();
+      const losses = subsample(r.losses, r.step - r.losses.length);
+      if (!lead) return { stage: 'stage-ib', seconds: 0, steps: s.steps, batch: s.batch, lr: s.lr, losses };
       const stats = await computeLatentStats(fae.encoder, (async function* () {
         for await (const b of cache.batches({ batchSize: 256, images: false })) {
           try {
@@ -239,7 +261,7 @@ export async function trainPipeline(recipeIn: PipelineRecipe, datasetIn: ImageDa
       state.latentStats = { mean: Array.from(stats.mean), std: Array.from(stats.std) };
       await saveModule(dir, 'adapter', fae.encoder);
       await saveModule(dir, 'feature-decoder', fae.decoder);
-      return { stage: 'stage-ib', seconds: 0, steps: s.steps, batch: s.batch, lr: s.lr, losses: subsample(r.losses, r.step - r.losses.length) };
+      return { stage: 'stage-ib', seconds: 0, steps: s.steps, batch: s.batch, lr: s.lr, losses };
     } finally {
       fae.dispose();
     }
@@ -261,7 +283,7 @@ export async function trainPipeline(recipeIn: PipelineRecipe, datasetIn: ImageDa
       const common = {
         decoder, steps: s.steps, data: cache.dataSource({ batchSize: Math.min(s.batch, cache.count), seed: recipe.seed + (stage === 'stage-ia' ? 4 : 5), images: true }),
         lr: s.lr, warmupSteps: s.warmup, seed: recipe.seed + 6, clipNorm: s.clipNorm, objective,
-        checkpoint: ckpt(stage, s.steps), onProgress: (ev: { step: number; loss: number; parts: Record<string, number> }) => {
+        checkpoint: ckpt(stage, s.steps), replicas, onProgress: (ev: { step: number; loss: number; parts: Record<string, number> }) => {
           parts = ev.parts;
           return progress(stage)(ev.step, s.steps, ev.loss);
         },
@@ -269,7 +291,7 @@ export async function trainPipeline(recipeIn: PipelineRecipe, datasetIn: ImageDa
       const r = stage === 'stage-ia' ? await trainStageIa(common) : await trainStageII({ ...common, fae: fae! });
       r.dispose();
       decoder.eval();
-      await saveModule(dir, 'pixel-decoder', decoder);
+      if (lead) await saveModule(dir, 'pixel-decoder', decoder);
       return { stage, seconds: 0, steps: s.steps, batch: s.batch, lr: s.lr, losses: subsample(r.losses, r.step - r.losses.length), objective: describeObjective(objective, recipe.pixelObjective.preset), parts };
     } finally {
       objective?.dispose();
@@ -282,10 +304,14 @@ export async function trainPipeline(recipeIn: PipelineRecipe, datasetIn: ImageDa
   const getLatents = async () => {
     if (latents) return latents;
     const cache = await getFeatures();
+    latents = await leadBuilds(joinPath(work, 'latents'), () => buildLatents(cache));
+    return latents;
+  };
+  const buildLatents = async (cache: FeatureCache): Promise<FeatureCache> => {
     const fae = await loadFae();
     fae.eval();
     try {
-      latents = await buildCache(joinPath(work, 'latents'), (skip) => (async function* () {
+      return await buildCache(joinPath(work, 'latents'), (skip) => (async function* () {
         const src = cache.dataSource({ batchSize: o.cacheBatch ?? 32, shuffle: false, dropLast: false, images: false });
         const bs = o.cacheBatch ?? 32;
         if (skip % bs) throw new ConfigError('latent cache', `resume point ${skip} is not a multiple of the batch ${bs}`);
@@ -300,7 +326,6 @@ export async function trainPipeline(recipeIn: PipelineRecipe, datasetIn: ImageDa
     } finally {
       fae.dispose();
     }
-    return latents;
   };
 
   const latentSource = <B>(cache: FeatureCache, batch: number, seed: number, map: (z: tf.Tensor, y: tf.Tensor) => B): DataSource<B> => {
@@ -322,13 +347,13 @@ export async function trainPipeline(recipeIn: PipelineRecipe, datasetIn: ImageDa
     const trainer = new DiffusionTrainer({
       model, steps: s.steps, lr: s.lr, emaDecay: s.emaDecay ?? Math.min(0.999, Math.max(0.98, 1 - 20 / s.steps)), clipNorm: s.clipNorm ?? 1, seed: recipe.seed + 22,
       data: latentSource<LatentBatch>(cache, s.batch, recipe.seed + 23, (latents, labels) => ({ latents, labels })),
-      checkpoint: ckpt('dit', s.steps), onProgress: (ev) => progress('dit')(ev.step, s.steps, ev.loss),
+      checkpoint: ckpt('dit', s.steps), replicas, onProgress: (ev) => progress('dit')(ev.step, s.steps, ev.loss),
     });
     try {
       const at = await trainer.resume();
       const r = await trainer.run();
       trainer.copyEmaTo(evalModel);
-      await saveModule(dir, 'dit', evalModel);
+      if (lead) await saveModule(dir, 'dit', evalModel);
       return { stage: 'dit', seconds: 0, steps: s.steps, batch: s.batch, lr: s.lr, losses: subsample(r.losses, at) };
     } finally {
       trainer.dispose();
@@ -346,13 +371,13 @@ export async function trainPipeline(recipeIn: PipelineRecipe, datasetIn: ImageDa
     const { trainer, optimizer } = createFlowTrainer({
       model, steps: s.steps, lr: s.lr, warmupSteps: s.warmup ?? 0, clipNorm: s.clipNorm, seed: recipe.seed + 33, noiseStd: s.noiseStd, dropLabel: s.labelDropout,
       data: latentSource<FlowBatch>(cache, s.batch, recipe.seed + 32, (latents, labels) => ({ latents, labels })),
-      checkpoint: ckpt('tarflow', s.steps), onProgress: (ev) => progress('tarflow')(ev.step, s.steps, ev.loss),
+      checkpoint: ckpt('tarflow', s.steps), replicas, onProgress: (ev) => progress('tarflow')(ev.step, s.steps, ev.loss),
     });
     try {
       const at = await trainer.resume();
       const r = await trainer.run();
       model.eval();
-      await saveModule(dir, 'tarflow', model);
+      if (lead) await saveModule(dir, 'tarflow', model);
       return { stage: 'tarflow', seconds: 0, steps: s.steps, batch: s.batch, lr: s.lr, losses: subsample(r.losses, at) };
     } finally {
       optimizer.dispose();
@@ -383,6 +408,7 @@ export async function trainPipeline(recipeIn: PipelineRecipe, datasetIn: ImageDa
       state.logs.push(entry);
       state.done.push(stage);
       await saveState();
+      await barrier(); // the next stage may read what rank 0 just wrote
     }
   } finally {
     (encoder as FeatureEncoder | null)?.dispose();
@@ -400,8 +426,10 @@ export async function trainPipeline(recipeIn: PipelineRecipe, datasetIn: ImageDa
     latentStats: state.latentStats!, classes: dataset.classes,
     trained: { recipe: recipe.name, dataset: dataset.name, items: dataset.size, seconds: state.logs.reduce((s, l) => s + l.seconds, 0) },
   };
-  await writeJson(joinPath(dir, PIPELINE_FILE), manifest);
-  if (!o.keepWork) await fs.rm(work, { recursive: true, force: true });
+  if (lead) {
+    await writeJson(joinPath(dir, PIPELINE_FILE), manifest);
+    if (!o.keepWork) await fs.rm(work, { recursive: true, force: true });
+  }
   return { dir, state, seconds: (Date.now() - t0) / 1000 };
 }
 

@@ -29,6 +29,12 @@ export function nchwToNhwc(data: ArrayLike<number>, shape: readonly number[]): I
 export interface InceptionFixtureOptions {
   /** Only these batch rows of the named inputs, e.g. {'input.images_0': [1]} (default: every row of every input). */
   rowsFor?: Record<string, number[]>;
+  /**
+   * A second safetensors file with `output.<i>.spatial` for the fixture's inputs (the sFID tap made by
+   * tools/testing/py/make_inception_sfid_fixture.py: packages/eval/test/fixtures/inception-sfid); its
+   * rows are compared like the fixture's own outputs.
+   */
+  spatialFile?: string;
 }
 
 /** Loads the fixture's procedural weights into a new FidInceptionV3. */
@@ -42,6 +48,8 @@ export async function loadInceptionFixtureModel(dir: string): Promise<FidIncepti
 /** Runs the fixture; one output line per (input, feature). */
 export async function runInceptionFixture(dir: string, opts: InceptionFixtureOptions = {}): Promise<ParityOutput[]> {
   const io: SafetensorsBytes = parseSafetensors(new Uint8Array(await readFile(join(dir, 'io.safetensors'))), join(dir, 'io.safetensors'));
+  const spatial = opts.spatialFile ? parseSafetensors(new Uint8Array(await readFile(opts.spatialFile)), opts.spatialFile) : undefined;
+  const refOf = (key: string) => (io.info(key) ? io : spatial?.info(key) ? spatial : undefined);
   const model = await loadInceptionFixtureModel(dir);
   const out: ParityOutput[] = [];
   try {
@@ -56,13 +64,14 @@ export async function runInceptionFixture(dir: string, opts: InceptionFixtureOpt
       const picked = new Uint8Array(rows.length * per);
       rows.forEach((r, i) => picked.set(all.subarray(r * per, (r + 1) * per), i * per));
       const images = tf.tensor4d(nchwToNhwc(picked, [rows.length, ...shape.slice(1)]), [rows.length, shape[2], shape[3], shape[1]], 'int32');
-      const names: InceptionFeature[] = io.info(`output.${idx}.spatial`) ? [...FEATURES, 'spatial'] : FEATURES;
+      const names: InceptionFeature[] = refOf(`output.${idx}.spatial`) ? [...FEATURES, 'spatial'] : FEATURES;
       const feats = model.features(images, names);
       images.dispose();
       for (const name of names) {
         const refKey = `output.${idx}.${name}`;
-        const ref = io.readSync(refKey) as Float32Array;
-        const dim = io.info(refKey)!.shape[1];
+        const src = refOf(refKey)!;
+        const ref = src.readSync(refKey) as Float32Array;
+        const dim = src.info(refKey)!.shape[1];
         const refRows = new Float32Array(rows.length * dim);
         rows.forEach((r, i) => refRows.set(ref.subarray(r * dim, (r + 1) * dim), i * dim));
         const got = (await feats[name]!.data()) as Float32Array;
