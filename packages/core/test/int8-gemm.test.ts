@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { describeBackends, expectNoLeaks } from '@fae/testing';
+import { describeBackends, expectNoLeaks, randomInt8 } from '@fae/testing';
 import {
   INT8_QMAX, SUBGROUP_MATRIX_VARIANTS, int8MatMul, int8MatMulReference, packInt8Rows, packedWords, quantizeRows, quantizeRowsReference,
   readQuantizedRows, roundHalfEven, scalarGemmUserCode, subgroupMatrixGemmShader, unpackInt8Rows,
@@ -12,16 +12,9 @@ import {
 // generated WGSL is checked for layout and spelling, and tools/bench/src/int8-bench.ts checks it
 // exactly on the GPU machine.
 
-/** Deterministic int8 values with both extremes (-128, 127) in every matrix. */
-function randomInt8(rows: number, k: number, seed: number): Int8Array {
-  const v = new Int8Array(rows * k);
-  let s = seed >>> 0;
-  for (let i = 0; i < v.length; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    v[i] = (s >>> 16) % 256 - 128;
-  }
-  v[0] = -128;
-  v[v.length - 1] = 127;
+/** A rows x k matrix of @fae/testing's randomInt8 values with one more -128 in the middle. */
+function randomInt8Matrix(rows: number, k: number, seed: number): Int8Array {
+  const v = randomInt8(rows * k, seed);
   if (v.length > 2) v[Math.floor(v.length / 2)] = -128;
   return v;
 }
@@ -33,7 +26,7 @@ describe('int8 packing and references (pure JS)', () => {
     expect(p.length).toBe(2);
     expect(p[0]).toBe((1 | (0xff << 8) | (0x7f << 16) | (0x80 << 24)) | 0);
     expect(p[1]).toBe(5);
-    const r = randomInt8(7, 13, 3);
+    const r = randomInt8Matrix(7, 13, 3);
     expect([...unpackInt8Rows(packInt8Rows(r, 7, 13), 7, 13)]).toEqual([...r]);
     expect(() => packInt8Rows([128], 1, 1)).toThrow(/not an int8/);
   });
@@ -111,8 +104,8 @@ describeBackends('int8 on WebGPU: scalar GEMM and per-row quantisation', () => {
   const shapes: Array<[number, number, number]> = [[1, 1, 1], [5, 3, 7], [70, 65, 33], [130, 67, 129], [64, 128, 256]];
   for (const [m, n, k] of shapes) {
     it(`scalar int8 GEMM is exact against the integer reference: [${m}, ${k}] x [${n}, ${k}]^T`, async () => {
-      const av = randomInt8(m, k, m * 31 + k);
-      const bv = randomInt8(n, k, n * 17 + k + 1);
+      const av = randomInt8Matrix(m, k, m * 31 + k);
+      const bv = randomInt8Matrix(n, k, n * 17 + k + 1);
       const a = tf.tensor1d(packInt8Rows(av, m, k), 'int32');
       const b = tf.tensor1d(packInt8Rows(bv, n, k), 'int32');
       const c = await expectNoLeaks(() => int8MatMul(a, b, m, n, k, { kernel: 'scalar', epilogue: 'int32' }), 'int8MatMul');

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
-import { describeBackends } from '@fae/testing';
+import { describeBackends, randomInt8 } from '@fae/testing';
 import { SUBGROUP_MATRIX_VARIANTS, int8MatMulReference, packInt8Rows, subgroupMatrixGemmShader, type SubgroupMatrixVariant } from '@fae/core';
 import { compileRawPipeline, dispatchRaw } from '../src/webgpu/int8-dispatch.js';
 import { subgroupMatrixDispatch } from '../src/webgpu/int8-gemm-wgsl.js';
@@ -49,18 +49,6 @@ function emulated(code: string): string {
     .replace('let lane = tid % 32;', 'let lane = tid % 32;\n  emuLane = lane;');
   if (/subgroup_?[mM]atrix/.test(body) || !body.includes('emuLane = lane;')) throw new Error('emulation did not replace every subgroup-matrix builtin');
   return body + EMULATION;
-}
-
-function randomInt8(n: number, seed: number): Int8Array {
-  const v = new Int8Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    v[i] = ((s >>> 16) % 256) - 128;
-  }
-  v[0] = -128;
-  v[n - 1] = 127;
-  return v;
 }
 
 async function runEmulated(variant: SubgroupMatrixVariant, kWords: 16 | 32, prefetch: boolean, m: number, n: number, k: number): Promise<{ got: Int32Array; want: Int32Array }> {

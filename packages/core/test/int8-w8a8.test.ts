@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { describeBackends, expectNoLeaks, ref64 } from '@fae/testing';
+import { describeBackends, expectNoLeaks, ref64, relativeL2 } from '@fae/testing';
 import {
   ConfigError, Linear, Mlp, QuantizedWeight, SUBGROUP_MATRIX_FEATURE, int8MatMulReference, prepareInt8SubgroupMatrix, quantizeLinears,
   quantizeRows, quantizeRowsReference, readQuantizedRows, resolveInt8Kernel, subgroupMatrixUnavailableReason, w8a8Linear,
@@ -11,17 +11,6 @@ import { registerWebGPUFactoryWithInt8Features } from '../src/webgpu/int8-device
 // per-token activation scales, int32 accumulation, dequantised epilogue. Checked against float64 of
 // the same quantisation (tight) and against the fp32 Linear (loose: int8 rounding); the fallbacks
 // where subgroup matrices are missing (software Vulkan has none) or the backend is not webgpu.
-
-async function relL2(a: tf.Tensor, b: tf.Tensor): Promise<number> {
-  const [x, y] = [await a.data(), await b.data()];
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < x.length; i++) {
-    num += (x[i] - y[i]) ** 2;
-    den += y[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 describeBackends('W8A8 linear on WebGPU (scalar int8 kernel)', () => {
   it('w8a8Linear equals float64 of its own int8 values and scales, and is within 1e-2 (relative L2) of fp32', async () => {
@@ -55,7 +44,7 @@ describeBackends('W8A8 linear on WebGPU (scalar int8 kernel)', () => {
     fp32.weight.assign(wt);
     fp32.bias!.assign(bt);
     const yRef = fp32.forward(xt);
-    expect(await relL2(y, yRef)).toBeLessThan(1e-2);
+    expect(await relativeL2(y, yRef)).toBeLessThan(1e-2);
     tf.dispose([xt, wt, bt, y, yRef]);
     q.dispose();
     fp32.dispose();
@@ -95,7 +84,7 @@ describeBackends('W8A8 linear on WebGPU (scalar int8 kernel)', () => {
     expect(tf.memory().numTensors).toBe(tensorsBefore + 2); // one int8 tensor per layer
     const y = await expectNoLeaks(() => mlp.forward(x), 'W8A8 Mlp.forward');
     expect(y.shape).toEqual([4, 7, 48]);
-    const err = await relL2(y, yFp32);
+    const err = await relativeL2(y, yFp32);
     expect(err).toBeGreaterThan(0); // it did run in int8
     // two int8 layers (each ~0.6% from the activations' and ~0.6% from the weights' rounding on
     // Gaussian data) compound to ~1.2%

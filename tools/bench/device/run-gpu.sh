@@ -9,12 +9,7 @@
 #   ORT=1: also onnxruntime-web's WebGPU EP on the ViT-B block and DINOv2-B (src/ort-webgpu-bench.ts).
 set -uo pipefail
 cd "$(dirname "$0")/../../.."
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-for f in .device/debs/*.deb; do dpkg -x "$f" /; done; ldconfig
-export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json XDG_RUNTIME_DIR=/tmp
-mkdir -p /tmp/fae && xz -dc .device/node.xz > /tmp/fae/node && chmod +x /tmp/fae/node
-tar -C .device -xJf .device/webgpu.tar.xz
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader
+source tools/bench/device/setup.sh
 torch_args=()
 for a in "$@"; do case "$a" in --quick|--no-models) torch_args+=("$a") ;; esac; done
 if [ -z "${SKIP_TORCH:-}" ]; then

@@ -7,12 +7,7 @@
 #   SKIP_TORCH=1 bash tools/bench/device/run-int8.sh
 set -uo pipefail
 cd "$(dirname "$0")/../../.."
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-for f in .device/debs/*.deb; do dpkg -x "$f" /; done; ldconfig
-export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json XDG_RUNTIME_DIR=/tmp
-mkdir -p /tmp/fae && xz -dc .device/node.xz > /tmp/fae/node && chmod +x /tmp/fae/node
-tar -C .device -xJf .device/webgpu.tar.xz
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader
+source tools/bench/device/setup.sh
 quick=(); for a in "$@"; do [ "$a" = --quick ] && quick=(--quick); done
 if [ -z "${SKIP_TORCH:-}" ]; then
   echo "== torch_bench --int8 --modes bf16 ($(date -u +%H:%M:%S))"

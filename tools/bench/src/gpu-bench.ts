@@ -25,7 +25,7 @@ import { SPLIT_REDUCE_POLICY, configureFaeWebGPUKernels, initBackend, uninstallQ
 import { restartWithSoftwareVulkan } from './script.js';
 import { machineInfo } from './machine.js';
 import { modelBenchmarks } from './model-workloads.js';
-import { VitBlock, readOneElement, timeIt, vitBlockFlops, type Timing } from './workloads.js';
+import { VitBlock, readOneElement, runSettled, timeIt, vitBlockFlops, type Timing } from './workloads.js';
 import { PROFILE_HEADER, profileGpu, profileLine, type GpuProfile } from './gpu-profile.js';
 import { recordCpuProfile } from './cpu-profile.js';
 
@@ -88,28 +88,12 @@ type Row = Timing & { profile?: GpuProfile };
 
 const cpuProfile = process.argv.includes('--cpu-profile');
 const cpuProfileDir = cpuProfile ? join(outDir, `cpuprof-${kernels}${kernels === 'fae' ? `-${matmul}` : ''}`) : undefined;
-/** Three more calls of `fn` under the CPU profiler (cpu-profile.ts). */
-async function recordCpu(name: string, fn: () => tf.Tensor | tf.Tensor[]): Promise<void> {
-  await recordCpuProfile(cpuProfileDir!, name, async () => {
-    const out = fn();
-    const list = Array.isArray(out) ? out : [out];
-    await readOneElement(list);
-    tf.dispose(list);
-  });
-}
 const results: Row[] = [];
 /** Times `fn`, then (--profile) profiles one more call, then (--cpu-profile) records the CPU of three more. */
 async function timeAndProfile(name: string, fn: () => tf.Tensor | tf.Tensor[], opts: { iters?: number; flops?: number } = {}): Promise<Row> {
   const r: Row = await timeGpu(name, fn, opts);
-  if (cpuProfile) await recordCpu(name, fn);
-  if (profile) {
-    r.profile = await profileGpu(async () => {
-      const out = fn();
-      const list = Array.isArray(out) ? out : [out];
-      await readOneElement(list);
-      tf.dispose(list);
-    });
-  }
+  if (cpuProfile) await recordCpuProfile(cpuProfileDir!, name, () => runSettled(fn, readOneElement));
+  if (profile) r.profile = await profileGpu(() => runSettled(fn, readOneElement));
   return r;
 }
 

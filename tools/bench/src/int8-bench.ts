@@ -23,6 +23,7 @@ import {
   quantizeRows, registerFaeWebGPUKernels, subgroupMatrixConfigs, w8a8Linear, QuantizedWeight, Linear, type Int8Kernel, type Module, type QuantizedLinears,
 } from '@fae/core';
 import { restartWithSoftwareVulkan, scriptArg } from './script.js';
+import { randomInt8, relativeL2 } from '../../testing/src/int8-data.js';
 import { machineInfo } from './machine.js';
 import { buildWorkload } from './model-workloads.js';
 import { modelShapes, modelSpecs } from './model-shapes.js';
@@ -98,30 +99,6 @@ console.log(probe.variant
 save();
 
 // ---------------------------------------------------------------- helpers
-function randomInt8(n: number, seed: number): Int8Array {
-  const v = new Int8Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    v[i] = ((s >>> 16) % 256) - 128;
-  }
-  v[0] = -128;
-  v[n - 1] = 127;
-  return v;
-}
-
-async function relL2(a: tf.Tensor, b: tf.Tensor): Promise<number> {
-  const [x, y] = [await a.data(), await b.data()];
-  if (x.length !== y.length) throw new Error(`relL2: ${x.length} vs ${y.length} values`);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < x.length; i++) {
-    num += (x[i] - y[i]) ** 2;
-    den += y[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
-
 const settle = readOneElement;
 
 // ---------------------------------------------------------------- subgroup-matrix tunings
@@ -279,7 +256,7 @@ if (!skip.has('gemm')) {
       await timeOne('W8A8 linear (quantise x + GEMM + dequant)', () => w8a8Linear(x, qw, bias, { kernel }));
       try {
         const [y32, y8] = [tf.add(tf.matMul(x, w), bias), w8a8Linear(x, qw, bias, { kernel })];
-        entry.relL2VsFp32 = await relL2(y8, y32);
+        entry.relL2VsFp32 = await relativeL2(y8, y32);
         tf.dispose([y32, y8]);
       } catch (e) {
         entry.relL2VsFp32 = (e as Error).message;
@@ -356,7 +333,7 @@ if (!skip.has('models')) {
         entry.speedup = fp32.ms / w8.ms;
         const out = await output();
         const outList = Array.isArray(out) ? out : [out];
-        entry.relL2 = await relL2(outList[0], refList[0]);
+        entry.relL2 = await relativeL2(outList[0], refList[0]);
         entry.comparedOutput = built.output ? 'model output (DiT: the guided velocity)' : 'the call\'s output';
         tf.dispose([...refList, ...outList]);
         rows.push({

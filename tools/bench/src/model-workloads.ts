@@ -10,7 +10,7 @@ import { LightningDiT, guidedVelocity } from '@fae/diffusion';
 import { TarFlow, sample } from '@fae/flow';
 import { modelFlops, modelRate } from './model-flops.js';
 import { modelShapes, modelSpecs, type ModelSpec, type Shapes, type Target } from './model-shapes.js';
-import { oneElement, readAll, readOneElement, timeIt, type Timing } from './timing.js';
+import { oneElement, readAll, readOneElement, runSettled, timeIt, type Timing } from './timing.js';
 import { profileGpu, type GpuProfile } from './gpu-profile.js';
 import { recordCpuProfile } from './cpu-profile.js';
 
@@ -111,21 +111,9 @@ async function runWorkload(spec: ModelSpec, target: Target, profile: boolean, cp
     const r = await timeIt(sh.name, built.call, { warmup: spec.warmup, iters: spec.iters, flops, settle });
     const call = built.call;
     // --cpu-profile: the main thread's CPU over three more calls (cpu-profile.ts)
-    if (cpuProfileDir) {
-      await recordCpuProfile(cpuProfileDir, sh.name, async () => {
-        const out = await call();
-        const list = Array.isArray(out) ? out : [out];
-        await settle(list);
-        tf.dispose(list);
-      });
-    }
+    if (cpuProfileDir) await recordCpuProfile(cpuProfileDir, sh.name, () => runSettled(call, settle));
     // --profile (GPU): per-kernel GPU time of one more call (gpu-profile.ts)
-    const prof = profile ? await profileGpu(async () => {
-      const out = await call();
-      const list = Array.isArray(out) ? out : [out];
-      await settle(list);
-      tf.dispose(list);
-    }) : undefined;
+    const prof = profile ? await profileGpu(() => runSettled(call, settle)) : undefined;
     return { ...r, ...(prof ? { profile: prof } : {}), rate: (items * 1000) / r.ms, unit, params: sh.params, iters: spec.iters, note: `built in ${(buildMs / 1000).toFixed(1)} s` };
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));

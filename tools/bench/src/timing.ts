@@ -42,19 +42,24 @@ export function oneElement(t: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.slice(tf.reshape(t, [-1]), [0], [1]));
 }
 
+/** One call of `fn`: waits for its outputs with `settle`, then frees them. */
+export async function runSettled(
+  fn: () => tf.Tensor | tf.Tensor[] | Promise<tf.Tensor | tf.Tensor[]>,
+  settle: (outputs: tf.Tensor[]) => Promise<void> = readAll,
+): Promise<void> {
+  const out = await fn();
+  const list = Array.isArray(out) ? out : [out];
+  await settle(list);
+  tf.dispose(list);
+}
+
 /** Median time of `iters` runs after `warmup` runs; each run waits for its outputs with `settle`. */
 export async function timeIt(
   name: string,
   fn: () => tf.Tensor | tf.Tensor[] | Promise<tf.Tensor | tf.Tensor[]>,
   opts: { warmup?: number; iters?: number; flops?: number; settle?: (outputs: tf.Tensor[]) => Promise<void> } = {},
 ): Promise<Timing> {
-  const settle = opts.settle ?? readAll;
-  const run = async () => {
-    const out = await fn();
-    const list = Array.isArray(out) ? out : [out];
-    await settle(list);
-    tf.dispose(list);
-  };
+  const run = () => runSettled(fn, opts.settle);
   for (let i = 0; i < (opts.warmup ?? 1); i++) await run();
   const times: number[] = [];
   for (let i = 0; i < (opts.iters ?? 3); i++) {

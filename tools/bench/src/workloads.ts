@@ -24,6 +24,6 @@ export class VitBlock extends Module {
   }
 }
 
-export { readAll, readOneElement, timeIt, type Timing } from './timing.js';
+export { readAll, readOneElement, runSettled, timeIt, type Timing } from './timing.js';
 
 export { vitBlockFlops } from './model-flops.js';

@@ -14,3 +14,4 @@ export * as ref64eval from './ref64-eval.js';
 export * as ref64kernels from './ref64-kernels.js';
 export * from './import-graph.js';
 export * from './python.js';
+export * from './int8-data.js';

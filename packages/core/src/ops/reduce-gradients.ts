@@ -6,11 +6,14 @@
 // values, so the same bits on every backend.
 import * as tf from '@tensorflow/tfjs-core';
 
-function expandedDy(dy: tf.Tensor, x: tf.Tensor, axes: number[]): tf.Tensor {
+/** dy broadcast back over x's shape: dy reshaped with the reduced axes kept as 1, times backend-made ones. */
+function broadcastDy(dy: tf.Tensor, x: tf.Tensor, axes: number[]): tf.Tensor {
   const shape = x.shape.slice();
   for (const a of axes) shape[a] = 1;
-  return tf.reshape(dy, shape);
+  return tf.mul(tf.reshape(dy, shape), tf.fill(x.shape, 1, 'float32'));
 }
+
+const reducedAxes = (x: tf.Tensor, attrs: unknown) => tf.util.parseAxisParam((attrs as { axis: number | number[] }).axis, x.shape);
 
 export function registerReduceGradients(): void {
   tf.registerGradient({
@@ -18,8 +21,7 @@ export function registerReduceGradients(): void {
     inputsToSave: ['x'],
     gradFunc: (dy, saved, attrs) => {
       const [x] = saved;
-      const axes = tf.util.parseAxisParam((attrs as { axis: number | number[] }).axis, x.shape);
-      const derX = tf.mul(expandedDy(dy as tf.Tensor, x, axes), tf.fill(x.shape, 1, 'float32'));
+      const derX = broadcastDy(dy as tf.Tensor, x, reducedAxes(x, attrs));
       return { x: () => derX };
     },
   });
@@ -28,9 +30,9 @@ export function registerReduceGradients(): void {
     inputsToSave: ['x'],
     gradFunc: (dy, saved, attrs) => {
       const [x] = saved;
-      const axes = tf.util.parseAxisParam((attrs as { axis: number | number[] }).axis, x.shape);
+      const axes = reducedAxes(x, attrs);
       const reduceSize = axes.reduce((n, a) => n * x.shape[a], 1);
-      return { x: () => tf.div(tf.mul(expandedDy(dy as tf.Tensor, x, axes), tf.fill(x.shape, 1, 'float32')), reduceSize) };
+      return { x: () => tf.div(broadcastDy(dy as tf.Tensor, x, axes), reduceSize) };
     },
   });
 }
