@@ -56,10 +56,10 @@ export interface LatentGenerator {
   dispose(): void;
 }
 
-/** LightningDiT as a LatentGenerator: flow-matching ODE/SDE sampling with classifier-free guidance. */
-export class DiTGenerator implements LatentGenerator {
-  readonly kind = 'lightningdit';
-  constructor(readonly model: LightningDiT, readonly defaults: GeneratorDefaults = {}) {}
+/** What the two adapters share: a generator module that knows its latent shape and class count. */
+abstract class ModuleGenerator<M extends LightningDiT | TarFlow> implements LatentGenerator {
+  abstract readonly kind: string;
+  constructor(readonly model: M, readonly defaults: GeneratorDefaults = {}) {}
   get module(): Module {
     return this.model;
   }
@@ -69,6 +69,15 @@ export class DiTGenerator implements LatentGenerator {
   get numClasses(): number {
     return this.model.config.numClasses;
   }
+  abstract sample(opts: LatentSampleOptions): Promise<tf.Tensor4D>;
+  dispose(): void {
+    this.model.dispose();
+  }
+}
+
+/** LightningDiT as a LatentGenerator: flow-matching ODE/SDE sampling with classifier-free guidance. */
+export class DiTGenerator extends ModuleGenerator<LightningDiT> {
+  readonly kind = 'lightningdit';
   async sample(o: LatentSampleOptions): Promise<tf.Tensor4D> {
     const scale = o.guidance ?? this.defaults.guidance ?? 1;
     return (await sampleDiT({
@@ -78,9 +87,6 @@ export class DiTGenerator implements LatentGenerator {
       onProgress: o.onProgress ? (s) => o.onProgress!({ step: s.step, steps: s.steps }) : undefined,
     })) as tf.Tensor4D;
   }
-  dispose(): void {
-    this.model.dispose();
-  }
 }
 
 /**
@@ -88,18 +94,8 @@ export class DiTGenerator implements LatentGenerator {
  * (upstream TARFlow's w, 0 = none), with STARFlow's score-based denoising step when it was trained
  * on noise-augmented latents.
  */
-export class FlowGenerator implements LatentGenerator {
+export class FlowGenerator extends ModuleGenerator<TarFlow> {
   readonly kind = 'tarflow';
-  constructor(readonly model: TarFlow, readonly defaults: GeneratorDefaults = {}) {}
-  get module(): Module {
-    return this.model;
-  }
-  get latentShape(): [number, number, number] {
-    return this.model.latentShape;
-  }
-  get numClasses(): number {
-    return this.model.config.numClasses;
-  }
   async sample(o: LatentSampleOptions): Promise<tf.Tensor4D> {
     const noiseStd = this.defaults.noiseStd ?? 0;
     return (await sampleFlow({
@@ -107,9 +103,6 @@ export class FlowGenerator implements LatentGenerator {
       denoise: noiseStd > 0 ? { noiseStd } : undefined,
       onProgress: o.onProgress ? (e) => o.onProgress!({ step: e.step, steps: e.steps }) : undefined,
     })) as tf.Tensor4D;
-  }
-  dispose(): void {
-    this.model.dispose();
   }
 }
 
