@@ -35,7 +35,7 @@ function worstAbsolute(a: Record<string, number[]>, b: Record<string, number[]>,
   return worst;
 }
 
-describe.skipIf(!built && process.env.CI !== 'true')('data-parallel Trainer (2 wasm replica processes)', () => {
+describe.skipIf(!built && process.env.CI !== 'true')('data-parallel Trainer (2 wasm replica processes; skipped outside CI until `npm run build` has made the dist/ the replica processes import)', () => {
   beforeAll(async () => {
     await initBackend('cpu'); // this process only writes the test cache; the replicas run wasm
   });

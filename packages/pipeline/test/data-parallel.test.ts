@@ -20,7 +20,7 @@ interface ReplicaOut {
 }
 
 describe('data-parallel replicas', () => {
-  it.skipIf(!built && process.env.CI !== 'true')('2 replicas x batch 8 == 1 replica x batch 16 (float32), replicas identical', async () => {
+  it.skipIf(!built && process.env.CI !== 'true')('2 replicas x batch 8 == 1 replica x batch 16 (float32), replicas identical (skipped outside CI until `npm run build` has made the dist/ the replica processes import)', async () => {
     const run = async (n: number) => (await startReplicas(SCRIPT, n, { args: ['16', '6', '0.5'] })).map((s) => JSON.parse(s) as ReplicaOut);
     const [one] = await run(1);
     const [a, b] = await run(2);
